@@ -1,0 +1,183 @@
+/* nsafuse: a JIT kernel-fusion compiler for small tensor graphs.
+ *
+ * One public header. Every call that can fail returns an nf_status and, when
+ * given a non-NULL nf_error, fills it with a message (and, for graph text, the
+ * line and column). The library never prints, exits or aborts.
+ */
+#ifndef NSAFUSE_H
+#define NSAFUSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NF_VERSION_STRING "0.1.0"
+#define NF_MAX_DIMS 8
+
+/* ---- status and errors -------------------------------------------------- */
+
+typedef enum nf_status {
+    NF_OK = 0,
+    NF_ERR_PARSE,       /* malformed graph text */
+    NF_ERR_TYPE,        /* verifier: wrong dtype, shape, arity, name */
+    NF_ERR_ARG,         /* bad argument to an API call (null, shape, alignment) */
+    NF_ERR_UNSUPPORTED, /* valid but not implemented (says what is missing) */
+    NF_ERR_NOMEM,
+    NF_ERR_IO,          /* file or cache I/O */
+    NF_ERR_NO_DEVICE,   /* no GPU, no driver, driver too old */
+    NF_ERR_DRIVER,      /* the driver refused a call */
+    NF_ERR_COMPILE,     /* LLVM or the driver's JIT failed */
+} nf_status;
+
+/* Categories for exit codes: user errors vs environment errors. */
+bool nf_status_is_user_error(nf_status s);
+const char *nf_status_name(nf_status s);
+
+typedef struct nf_error {
+    nf_status status;
+    int line, col;      /* 1-based position in graph text; 0 when not about text */
+    char message[1024];
+} nf_error;
+
+/* ---- dtypes -------------------------------------------------------------- */
+
+typedef enum nf_dtype {
+    NF_BF16,
+    NF_F16,
+    NF_F32,
+    NF_F64,
+    NF_I32,
+    NF_I64,
+    NF_BOOL,
+    NF_F8E4M3, /* float8_e4m3fn: no infinities, one NaN pattern per sign */
+    NF_DTYPE_COUNT,
+    NF_DTYPE_NONE = -1,
+} nf_dtype;
+
+const char *nf_dtype_name(nf_dtype t);      /* "bf16", ... */
+size_t nf_dtype_size(nf_dtype t);           /* bytes per element */
+bool nf_dtype_is_float(nf_dtype t);
+bool nf_dtype_from_name(const char *name, size_t len, nf_dtype *out);
+
+/* ---- tensors (DLPack-compatible plain struct) ---------------------------- */
+
+typedef enum nf_device_kind { NF_DEVICE_HOST = 0, NF_DEVICE_CUDA = 1, NF_DEVICE_HIP = 2 } nf_device_kind;
+
+/* A strided view of memory. Strides count elements, as in PyTorch. */
+typedef struct nf_tensor {
+    void *data;
+    nf_dtype dtype;
+    int rank;
+    int64_t shape[NF_MAX_DIMS];
+    int64_t strides[NF_MAX_DIMS];
+    nf_device_kind device;
+    int device_id;
+} nf_tensor;
+
+/* Fills shape and contiguous (row-major) strides. */
+void nf_tensor_init(nf_tensor *t, void *data, nf_dtype dtype, int rank, const int64_t *shape);
+int64_t nf_tensor_numel(const nf_tensor *t);
+
+/* ---- graphs -------------------------------------------------------------- */
+
+typedef struct nf_graph nf_graph;
+typedef struct nf_value nf_value;
+
+/* One dimension of a parameter's type: a size, or a named symbolic size. */
+typedef struct nf_dim {
+    int64_t size;
+    const char *sym; /* non-NULL: symbolic, bound per call */
+} nf_dim;
+
+typedef enum nf_op {
+#define NF_OP(id, name, kind) NF_OP_##id,
+#include "nsafuse_ops.def"
+#undef NF_OP
+    NF_OP_COUNT
+} nf_op;
+
+const char *nf_op_name(nf_op op);
+
+/* Building. The builder is sticky: after the first error every call returns
+ * NULL and nf_graph_error() reports that first error. */
+nf_graph *nf_graph_new(const char *name);
+void nf_graph_free(nf_graph *g);
+const nf_error *nf_graph_error(const nf_graph *g); /* NULL when fine */
+const char *nf_graph_name(const nf_graph *g);
+
+nf_value *nf_param(nf_graph *g, const char *name, nf_dtype dtype, int rank, const nf_dim *dims);
+nf_value *nf_scalar(nf_graph *g, double value);    /* a Python float literal */
+nf_value *nf_scalar_int(nf_graph *g, int64_t value); /* a Python int literal */
+
+nf_value *nf_unary(nf_graph *g, nf_op op, nf_value *a);  /* neg abs exp ... gelu */
+nf_value *nf_binary(nf_graph *g, nf_op op, nf_value *a, nf_value *b);
+nf_value *nf_gelu(nf_graph *g, nf_value *a, bool approximate_tanh);
+nf_value *nf_cast(nf_graph *g, nf_value *a, nf_dtype dtype);
+nf_value *nf_unsqueeze(nf_graph *g, nf_value *a, int64_t dim);
+nf_value *nf_squeeze(nf_graph *g, nf_value *a, int64_t dim);
+nf_value *nf_transpose(nf_graph *g, nf_value *a, int64_t d0, int64_t d1);
+/* end is clamped as Python slicing does; step >= 1 */
+nf_value *nf_slice(nf_graph *g, nf_value *a, int64_t dim, int64_t start, int64_t end, int64_t step);
+/* out_dtype NF_DTYPE_NONE: the inputs' dtype */
+nf_value *nf_linear(nf_graph *g, nf_value *x, nf_value *w, nf_dtype out_dtype);
+nf_value *nf_matmul(nf_graph *g, nf_value *a, nf_value *b, bool trans_b, nf_dtype out_dtype);
+/* Names a value (for printing); NULL name clears. Returns v. */
+nf_value *nf_name(nf_graph *g, nf_value *v, const char *name);
+nf_status nf_graph_return(nf_graph *g, int n, nf_value *const *values);
+
+/* Text. Parses the graph named graph_name (NULL: the first) from text.
+ * filename only labels messages. On error returns NULL and fills err. */
+nf_graph *nf_graph_parse(const char *text, size_t len, const char *filename,
+                         const char *graph_name, nf_error *err);
+/* Names of the graphs in a file, newline-separated, malloc'd. */
+char *nf_graph_list(const char *text, size_t len, nf_error *err);
+/* Text form of a graph with every type written out. malloc'd; free with free(). */
+char *nf_graph_print(const nf_graph *g);
+
+/* Introspection. */
+int nf_graph_num_params(const nf_graph *g);
+int nf_graph_num_outputs(const nf_graph *g);
+const nf_value *nf_graph_param(const nf_graph *g, int i);
+const nf_value *nf_graph_output(const nf_graph *g, int i);
+nf_dtype nf_value_dtype(const nf_value *v);
+int nf_value_rank(const nf_value *v);
+const char *nf_value_name(const nf_value *v);
+
+/* ---- symbolic sizes ------------------------------------------------------ */
+
+typedef struct nf_bindings {
+    int n;
+    const char *names[16];
+    int64_t sizes[16];
+} nf_bindings;
+
+/* Symbols of the graph, in order of first appearance. */
+int nf_graph_num_symbols(const nf_graph *g);
+const char *nf_graph_symbol(const nf_graph *g, int i);
+
+/* Binds the graph's symbols from its inputs' shapes (and checks every fixed
+ * size); symbols already in b are kept and checked. */
+nf_status nf_bind_from_inputs(const nf_graph *g, const nf_tensor *inputs, int n_inputs,
+                              nf_bindings *b, nf_error *err);
+/* Concrete shape of a parameter or output under bindings. */
+nf_status nf_param_shape(const nf_graph *g, int i, const nf_bindings *b, int *rank,
+                         int64_t *shape, nf_error *err);
+nf_status nf_output_shape(const nf_graph *g, int i, const nf_bindings *b, int *rank,
+                          int64_t *shape, nf_error *err);
+
+/* ---- the reference interpreter ------------------------------------------ */
+
+/* Runs the graph op by op on the CPU, storing every intermediate in its dtype
+ * as PyTorch eager does. Inputs and outputs are host tensors with any strides;
+ * outputs must have the output shapes and dtypes. */
+nf_status nf_interpret(const nf_graph *g, const nf_tensor *inputs, int n_inputs,
+                       const nf_tensor *outputs, int n_outputs, nf_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
