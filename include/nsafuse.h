@@ -177,6 +177,87 @@ nf_status nf_output_shape(const nf_graph *g, int i, const nf_bindings *b, int *r
 nf_status nf_interpret(const nf_graph *g, const nf_tensor *inputs, int n_inputs,
                        const nf_tensor *outputs, int n_outputs, nf_error *err);
 
+/* ---- host tensor utilities (tests, the CLI, benchmarks) ----------------- */
+
+/* Fills a host tensor with seeded random data, never zero: floats uniform in
+ * +-[0.0625, 1] (rounded to the dtype), integers in +-[1, 8], bools random. */
+nf_status nf_tensor_fill_random(const nf_tensor *t, uint64_t seed, nf_error *err);
+/* Poisons a host tensor: NaN for floats, a sentinel for integers. */
+nf_status nf_tensor_fill_poison(const nf_tensor *t, nf_error *err);
+
+typedef struct nf_tolerance {
+    double atol, rtol; /* pass when |got - want| <= atol + rtol * |want|; NaN == NaN */
+} nf_tolerance;
+
+typedef struct nf_compare_result {
+    double max_abs_err, max_rel_err;
+    int64_t n_mismatch;
+    int64_t first_mismatch;   /* flat index, -1 if none */
+    double first_got, first_want;
+} nf_compare_result;
+
+nf_status nf_tensor_compare(const nf_tensor *got, const nf_tensor *want, nf_tolerance tol,
+                            nf_compare_result *res, nf_error *err);
+/* Copies a host tensor's elements in row-major logical order into out
+ * (nf_tensor_numel(t) doubles): exact for every float dtype, integers rounded
+ * to double, bools 0 or 1. For printing and summaries. */
+nf_status nf_tensor_to_f64(const nf_tensor *t, double *out, nf_error *err);
+
+/* ---- compiling and running ---------------------------------------------- */
+
+typedef struct nf_compile_options {
+    const char *target; /* "host", "cuda" (the current device), "sm_80", "sm_90",
+                           "gfx90a", "gfx942", "gfx950" */
+    bool keep_fp32;     /* drop rounding of intermediates to narrow dtypes inside fused kernels */
+    bool unfused;       /* every op its own kernel: the eager baseline */
+} nf_compile_options;
+
+void nf_compile_options_init(nf_compile_options *o);
+
+/* A compiled graph. Code is generated per concrete signature (sizes, strides,
+ * dtypes) on first use and cached; nf_kernel_run is safe from several threads. */
+typedef struct nf_kernel nf_kernel;
+
+nf_status nf_compile(const nf_graph *g, const nf_compile_options *o, nf_kernel **out, nf_error *err);
+void nf_kernel_free(nf_kernel *k);
+/* Runs on tensors of the target's device; stream is the caller's CUstream /
+ * hipStream_t (NULL: the default stream), ignored on the host. */
+nf_status nf_kernel_run(nf_kernel *k, const nf_tensor *inputs, int n_inputs, const nf_tensor *outputs,
+                        int n_outputs, void *stream, nf_error *err);
+
+/* What `nsafuse dump` prints: what is "ir", "fused", "llvm", "ptx", "amdgcn"
+ * (text) or "hsaco" (binary), for the sizes in b. *out is malloc'd. */
+nf_status nf_kernel_dump(nf_kernel *k, const char *what, const nf_bindings *b, char **out, size_t *len,
+                         nf_error *err);
+
+typedef struct nf_kernel_stats {
+    int kernels;           /* kernels launched by one run of the last signature */
+    int compiled_signatures;
+    double last_compile_ms; /* codegen + load of the last signature compiled */
+    bool last_from_disk_cache; /* it was loaded from the disk cache: no LLVM, no driver JIT */
+} nf_kernel_stats;
+void nf_kernel_get_stats(const nf_kernel *k, nf_kernel_stats *s);
+
+/* ---- device memory (for hosts without their own framework) -------------- */
+
+/* device: NF_DEVICE_HOST, or the kind matching the target. */
+nf_status nf_device_alloc(nf_device_kind device, size_t bytes, void **ptr, nf_error *err);
+void nf_device_free(nf_device_kind device, void *ptr);
+nf_status nf_device_copy(void *dst, nf_device_kind dst_device, const void *src, nf_device_kind src_device,
+                         size_t bytes, nf_error *err);
+nf_status nf_device_synchronize(nf_device_kind device, nf_error *err);
+
+/* ---- the disk cache of compiled kernels ---------------------------------- */
+
+/* The cache lives in $NSAFUSE_CACHE_DIR, else $XDG_CACHE_HOME/nsafuse, else
+ * ~/.cache/nsafuse; its entries are the files ending in ".nfk". */
+/* A listing for people: the directory, then one entry a line (name, size in
+ * bytes, modification time, UTC). *text is malloc'd. A missing directory is
+ * an empty cache. */
+nf_status nf_cache_list(char **text, nf_error *err);
+/* Removes every entry (only files ending in ".nfk"; nothing else is touched). */
+nf_status nf_cache_clear(nf_error *err);
+
 #ifdef __cplusplus
 }
 #endif

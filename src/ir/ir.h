@@ -107,6 +107,9 @@ int nf_graph_intern_symbol(nf_graph *g, const char *name, size_t len); /* -1: no
 /* A new value appended to the graph; NULL (graph failed) when out of memory. */
 nf_value *nf_graph_new_value(nf_graph *g, nf_op op);
 
+/* A deep copy (the kernel keeps its own). NULL and err on failure. */
+nf_graph *nf_graph_clone(const nf_graph *src, nf_error *err);
+
 /* An argument as the text spells it; the parser and the Python tracer (via
  * text) reach op construction through nf_build_from_args. */
 typedef enum nf_arg_kind { NF_ARG_VALUE, NF_ARG_NUMBER, NF_ARG_DTYPE, NF_ARG_KEYWORD } nf_arg_kind;

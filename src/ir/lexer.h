@@ -5,7 +5,7 @@
 #ifndef NF_LEXER_H
 #define NF_LEXER_H
 
-#include "ir.h"
+#include "ir/ir.h"
 
 typedef enum nf_tok_kind {
     NF_TOK_EOF,

@@ -10,14 +10,28 @@
 
 #include "nsafuse.h"
 
+#include <string.h>
+
 /* ---- bit-level float conversions ----------------------------------------- */
 
-uint32_t nf_f32_bits(float f);
-float nf_f32_from_bits(uint32_t u);
+/* Inline: the interpreter's GEMM decodes every operand element. */
+static inline uint32_t nf_f32_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static inline float nf_f32_from_bits(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
 
 /* bf16: any NaN becomes 0x7FC0 (c10::BFloat16's round_to_nearest_even). */
 uint16_t nf_f32_to_bf16(float f);
-float nf_bf16_to_f32(uint16_t h);
+static inline float nf_bf16_to_f32(uint16_t h) { return nf_f32_from_bits((uint32_t)h << 16); }
 
 /* IEEE binary16: overflow to inf, exact subnormals, NaN -> sign | 0x7E00. */
 uint16_t nf_f32_to_f16(float f);
@@ -38,13 +52,15 @@ float nf_f8e4m3_to_f32(uint8_t b);
 int64_t nf_f64_to_i64_sat(double x);
 int32_t nf_f64_to_i32_sat(double x);
 
-/* Rounds x to dtype t (a float dtype) and returns the result as a double:
- * the value a store to t followed by a load would give. */
+/* x stored to dtype t and loaded back, as a double: rounded for a float t,
+ * truncated and saturated for an integer t, 0 or 1 for bool. */
 double nf_round_f64(double x, nf_dtype t);
-/* Converts an integer to dtype t with the store rules (integers wrap, bool is
- * x != 0, floats round once from the integer: i64 -> f32 directly, i64 ->
- * bf16 through f32), returned as a double (float t) or via *out_i (integer t). */
+/* An integer converted to float dtype t, returned as a double: i64 -> f32 and
+ * i64 -> f64 round once from the integer (never through double first), i64
+ * -> bf16/f16/f8 go through f32 as c10 does. */
 double nf_int_to_float(int64_t x, nf_dtype t);
+/* An integer converted to integer dtype t: two's-complement wrap; bool is
+ * x != 0. Any other t returns x. */
 int64_t nf_wrap_int(int64_t x, nf_dtype t);
 
 /* ---- element access ------------------------------------------------------ */

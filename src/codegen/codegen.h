@@ -1,0 +1,107 @@
+/* Code generation: a fused kernel's LLVM IR. The per-element body (body.c,
+ * convert.c) is shared by every target; a target file (host.c, nvptx.c,
+ * amdgpu.c) supplies the loops or thread indexing and the function shape.
+ * Internal header of src/codegen/. */
+#ifndef NF_CODEGEN_H
+#define NF_CODEGEN_H
+
+#include "fuse/fuse.h"
+
+#include <llvm-c/Core.h>
+
+/* ---- targets: one table row each ---------------------------------------- */
+
+typedef enum nf_target_kind { NF_TARGET_HOST, NF_TARGET_NVPTX, NF_TARGET_AMDGPU } nf_target_kind;
+
+typedef struct nf_target {
+    const char *name;   /* "host", "sm_90", "gfx942", ... */
+    nf_target_kind kind;
+    const char *triple; /* NULL: the host's */
+    const char *cpu;    /* sm_90, gfx942; NULL: the host's */
+    const char *features;
+    int warp_size;
+    int shared_bytes;   /* per block, usable without opting in */
+} nf_target;
+
+const nf_target *nf_target_find(const char *name); /* NULL: unknown */
+/* "host, sm_80, sm_90, ..." for messages. */
+const char *nf_target_names(void);
+
+/* ---- buffers: the memory a plan reads and writes, for one signature ----- */
+
+/* Slots, in order: the graph's params, its outputs, then temporaries. A
+ * value is read from its first slot and written to every slot holding it. */
+typedef struct nf_slots {
+    int n, n_params, n_outputs;
+    const nf_value **value; /* by slot */
+    nf_layout *layout;      /* by slot: concrete shape, strides, offset (elements) */
+    int *first_slot;        /* by value id: -1 when the value is not in memory */
+    const int64_t *sym_sizes; /* by symbol id */
+} nf_slots;
+
+/* A value's concrete shape under the signature's symbol sizes. */
+static inline void nf_slots_shape(const nf_slots *s, const nf_value *v, int64_t *shape)
+{
+    nf_concrete_shape(&v->shape, s->sym_sizes, shape);
+}
+
+/* ---- the shared per-element body ---------------------------------------- */
+
+typedef struct nf_body nf_body;
+
+/* The register type a dtype computes in (PyTorch's opmath): float for the
+ * f32 family, double for f64, i64 for integers and bool. */
+LLVMTypeRef nf_compute_type(LLVMContextRef c, nf_dtype t);
+/* The type a dtype is stored as. */
+LLVMTypeRef nf_storage_type(LLVMContextRef c, nf_dtype t);
+
+/* Converts a value held in from's compute type into to's compute type,
+ * rounded to `to` exactly as a PyTorch cast stores it. */
+LLVMValueRef nf_emit_convert(LLVMBuilderRef b, LLVMModuleRef m, LLVMValueRef v, nf_dtype from, nf_dtype to);
+/* A call of an overloaded LLVM intrinsic such as "llvm.fabs". */
+LLVMValueRef nf_emit_intrinsic(LLVMBuilderRef b, LLVMModuleRef m, const char *name, LLVMTypeRef *types, int ntypes,
+                               LLVMValueRef *args, int nargs);
+/* Rounds a compute-type value to its dtype (bf16/f16/f8 precision, int wrap). */
+LLVMValueRef nf_emit_round(LLVMBuilderRef b, LLVMModuleRef m, LLVMValueRef v, nf_dtype t);
+/* Storage <-> compute type (stored bits are already rounded). */
+LLVMValueRef nf_emit_from_storage(LLVMBuilderRef b, LLVMModuleRef m, LLVMValueRef bits, nf_dtype t);
+LLVMValueRef nf_emit_to_storage(LLVMBuilderRef b, LLVMModuleRef m, LLVMValueRef v, nf_dtype t);
+
+/* pointers: one per slot, LLVM values of the kernel (NULL: unused slot) */
+nf_body *nf_body_new(LLVMModuleRef m, LLVMBuilderRef b, const nf_plan *p, const nf_fused_kernel *k,
+                     const nf_slots *s, LLVMValueRef *slot_ptrs);
+void nf_body_free(nf_body *body);
+/* The GEMM accumulator stands for `gemm` at the current element. */
+void nf_body_set_accumulator(nf_body *body, const nf_value *gemm, LLVMValueRef acc);
+/* Forgets values computed at earlier indices (call when the index changes). */
+void nf_body_reset(nf_body *body);
+/* v at multi-index idx (v's rank, i64 values), in v's compute type. */
+LLVMValueRef nf_body_value(nf_body *body, const nf_value *v, LLVMValueRef *idx);
+/* Computes output v at idx (v's rank) and stores it to every slot holding it. */
+void nf_body_store_output(nf_body *body, const nf_value *v, LLVMValueRef *idx);
+/* Element address in slot s at idx (rank of the slot's layout). */
+LLVMValueRef nf_body_address(nf_body *body, int slot, LLVMValueRef *idx);
+bool nf_body_failed(const nf_body *body, nf_error *err);
+
+/* ---- modules ------------------------------------------------------------ */
+
+/* One LLVM module holding kernel functions nf_k0, nf_k1, ... for the plan's
+ * kernels with this signature. Kernels without work are still emitted. */
+nf_status nf_codegen_module(const nf_target *t, const nf_plan *p, const nf_slots *s, LLVMContextRef ctx,
+                            LLVMModuleRef *out, nf_error *err);
+
+/* Target hooks: host.c (loops over a range), gpu.c (a thread per element). */
+nf_status nf_host_emit_kernel(LLVMModuleRef m, const nf_plan *p, int index, const nf_slots *s, nf_error *err);
+enum { NF_GPU_BLOCK = 256 };
+nf_status nf_gpu_emit_kernel(const nf_target *t, LLVMModuleRef m, const nf_plan *p, int index, const nf_slots *s,
+                             nf_error *err);
+/* Threads a GPU kernel needs (elements, or M * N for a GEMM). */
+int64_t nf_gpu_work_items(const nf_fused_kernel *k, const nf_slots *s);
+
+/* The work a kernel splits over threads or blocks: elements (elementwise)
+ * or rows of M (GEMM). */
+int64_t nf_kernel_rows(const nf_fused_kernel *k, const nf_slots *s);
+/* GEMM sizes: M (all leading dims of the result), N, K. */
+void nf_gemm_sizes(const nf_fused_kernel *k, const nf_slots *s, int64_t *m, int64_t *n, int64_t *kk);
+
+#endif

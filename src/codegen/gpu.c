@@ -1,0 +1,190 @@
+/* GPU kernels (NVPTX and AMDGPU alike): one thread per element of the
+ * iteration space, or per (m, n) of a GEMM. The target rows in target.c and
+ * the two small hook functions below are all that differ between vendors.
+ *
+ * Kernel parameters: one global pointer per slot, then the work count (i64).
+ * Launch: NF_GPU_BLOCK threads per block, ceil(work / NF_GPU_BLOCK) blocks. */
+#include "codegen/codegen.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { ADDRSPACE_GLOBAL = 1 };
+
+static LLVMValueRef call0(LLVMBuilderRef b, LLVMModuleRef m, const char *name, LLVMTypeRef ret)
+{
+    LLVMValueRef fn = LLVMGetNamedFunction(m, name);
+    LLVMTypeRef fty = LLVMFunctionType(ret, NULL, 0, 0);
+    if (!fn)
+        fn = LLVMAddFunction(m, name, fty);
+    return LLVMBuildCall2(b, fty, fn, NULL, 0, "");
+}
+
+/* The global thread index, i64. */
+static LLVMValueRef global_thread_index(const nf_target *t, LLVMBuilderRef b, LLVMModuleRef m)
+{
+    LLVMContextRef c = LLVMGetModuleContext(m);
+    LLVMTypeRef i32 = LLVMInt32TypeInContext(c), i64 = LLVMInt64TypeInContext(c);
+    LLVMValueRef tid, bid;
+    if (t->kind == NF_TARGET_NVPTX) {
+        tid = call0(b, m, "llvm.nvvm.read.ptx.sreg.tid.x", i32);
+        bid = call0(b, m, "llvm.nvvm.read.ptx.sreg.ctaid.x", i32);
+    } else {
+        tid = call0(b, m, "llvm.amdgcn.workitem.id.x", i32);
+        bid = call0(b, m, "llvm.amdgcn.workgroup.id.x", i32);
+    }
+    LLVMValueRef base = LLVMBuildMul(b, LLVMBuildZExt(b, bid, i64, ""), LLVMConstInt(i64, NF_GPU_BLOCK, 0), "");
+    return LLVMBuildAdd(b, base, LLVMBuildZExt(b, tid, i64, ""), "");
+}
+
+static void mark_kernel(const nf_target *t, LLVMValueRef fn)
+{
+    LLVMSetFunctionCallConv(fn, t->kind == NF_TARGET_NVPTX ? LLVMPTXKernelCallConv : LLVMAMDGPUKERNELCallConv);
+    if (t->kind == NF_TARGET_AMDGPU) {
+        char v[32];
+        snprintf(v, sizeof v, "1,%d", NF_GPU_BLOCK);
+        LLVMContextRef c = LLVMGetTypeContext(LLVMTypeOf(fn));
+        LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+                                LLVMCreateStringAttribute(c, "amdgpu-flat-work-group-size", 26, v, (unsigned)strlen(v)));
+    }
+}
+
+static LLVMValueRef i64c(LLVMContextRef c, int64_t x) { return LLVMConstInt(LLVMInt64TypeInContext(c), (unsigned long long)x, 1); }
+
+static void unflatten(LLVMBuilderRef b, LLVMContextRef c, LLVMValueRef flat, int rank, const int64_t *shape,
+                      LLVMValueRef *idx)
+{
+    for (int d = rank - 1; d >= 0; d--) {
+        if (shape[d] == 1) {
+            idx[d] = i64c(c, 0);
+        } else if (d == 0) {
+            idx[d] = flat;
+        } else {
+            idx[d] = LLVMBuildURem(b, flat, i64c(c, shape[d]), "");
+            flat = LLVMBuildUDiv(b, flat, i64c(c, shape[d]), "");
+        }
+    }
+}
+
+static void store_all(LLVMBuilderRef b, LLVMContextRef c, nf_body *body, const nf_fused_kernel *k,
+                      const nf_slots *s, LLVMValueRef flat)
+{
+    for (int i = 0; i < k->n_outputs; i++) {
+        const nf_value *v = k->outputs[i];
+        int64_t shape[NF_MAX_DIMS];
+        LLVMValueRef idx[NF_MAX_DIMS];
+        nf_slots_shape(s, v, shape);
+        unflatten(b, c, flat, v->shape.rank, shape, idx);
+        nf_body_store_output(body, v, idx);
+    }
+}
+
+/* acc = sum over k of A[m, k] * B[n, k] in a loop, then the epilogue. */
+static void emit_gemm_thread(LLVMBuilderRef b, LLVMModuleRef m, LLVMValueRef fn, nf_body *body,
+                             const nf_fused_kernel *k, const nf_slots *s, LLVMValueRef flat)
+{
+    LLVMContextRef c = LLVMGetModuleContext(m);
+    int64_t M, N, K;
+    nf_gemm_sizes(k, s, &M, &N, &K);
+    const nf_value *g = k->gemm, *av = g->args[0], *bv = g->args[1];
+    LLVMValueRef row = LLVMBuildUDiv(b, flat, i64c(c, N), ""), col = LLVMBuildURem(b, flat, i64c(c, N), "");
+    LLVMTypeRef acc_t = nf_compute_type(c, g->dtype);
+    nf_dtype acc_dt = g->dtype == NF_F64 ? NF_F64 : NF_F32;
+    LLVMBasicBlockRef pre = LLVMGetInsertBlock(b);
+    LLVMBasicBlockRef head = LLVMAppendBasicBlockInContext(c, fn, "k"), loop = LLVMAppendBasicBlockInContext(c, fn, "kbody"),
+                      done = LLVMAppendBasicBlockInContext(c, fn, "kdone");
+    LLVMBuildBr(b, head);
+    LLVMPositionBuilderAtEnd(b, head);
+    LLVMValueRef kk = LLVMBuildPhi(b, LLVMInt64TypeInContext(c), "kk");
+    LLVMValueRef acc = LLVMBuildPhi(b, acc_t, "acc");
+    LLVMValueRef zero = i64c(c, 0), fzero = LLVMConstReal(acc_t, 0.0);
+    LLVMAddIncoming(kk, &zero, &pre, 1);
+    LLVMAddIncoming(acc, &fzero, &pre, 1);
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, kk, i64c(c, K), ""), loop, done);
+    LLVMPositionBuilderAtEnd(b, loop);
+    nf_body_reset(body);
+    int64_t ashape[NF_MAX_DIMS];
+    nf_slots_shape(s, av, ashape);
+    LLVMValueRef aidx[NF_MAX_DIMS], bidx[NF_MAX_DIMS];
+    unflatten(b, c, row, av->shape.rank - 1, ashape, aidx);
+    aidx[av->shape.rank - 1] = kk;
+    bool nk = g->op == NF_OP_LINEAR || g->attr.trans_b;
+    bidx[0] = nk ? col : kk;
+    bidx[1] = nk ? kk : col;
+    LLVMValueRef x = nf_emit_convert(b, m, nf_body_value(body, av, aidx), av->dtype, acc_dt);
+    LLVMValueRef y = nf_emit_convert(b, m, nf_body_value(body, bv, bidx), bv->dtype, acc_dt);
+    LLVMValueRef sum = LLVMBuildFAdd(b, acc, LLVMBuildFMul(b, x, y, ""), "");
+    LLVMValueRef next = LLVMBuildAdd(b, kk, i64c(c, 1), "");
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(b);
+    LLVMAddIncoming(kk, &next, &latch, 1);
+    LLVMAddIncoming(acc, &sum, &latch, 1);
+    LLVMBuildBr(b, head);
+    LLVMPositionBuilderAtEnd(b, done);
+    nf_body_set_accumulator(body, g, acc);
+    store_all(b, c, body, k, s, flat);
+}
+
+nf_status nf_gpu_emit_kernel(const nf_target *t, LLVMModuleRef m, const nf_plan *p, int index, const nf_slots *s,
+                             nf_error *err)
+{
+    const nf_fused_kernel *k = &p->kernels[index];
+    LLVMContextRef c = LLVMGetModuleContext(m);
+    LLVMTypeRef gptr = LLVMPointerTypeInContext(c, ADDRSPACE_GLOBAL), i64 = LLVMInt64TypeInContext(c);
+    LLVMTypeRef *params = malloc((size_t)(s->n + 1) * sizeof *params);
+    LLVMValueRef *ptrs = calloc((size_t)s->n + 1, sizeof *ptrs);
+    if (!params || !ptrs) {
+        free(params);
+        free(ptrs);
+        return nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory in codegen");
+    }
+    for (int i = 0; i < s->n; i++)
+        params[i] = gptr;
+    params[s->n] = i64;
+    char name[32];
+    snprintf(name, sizeof name, "nf_k%d", index);
+    LLVMValueRef fn = LLVMAddFunction(m, name, LLVMFunctionType(LLVMVoidTypeInContext(c), params, (unsigned)s->n + 1, 0));
+    mark_kernel(t, fn);
+    for (int i = 0; i < s->n; i++) {
+        ptrs[i] = LLVMGetParam(fn, (unsigned)i);
+        LLVMAddAttributeAtIndex(fn, (unsigned)i + 1, LLVMCreateEnumAttribute(c, LLVMGetEnumAttributeKindForName("noalias", 7), 0));
+    }
+    LLVMBuilderRef b = LLVMCreateBuilderInContext(c);
+    LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(c, fn, "entry");
+    LLVMBasicBlockRef work = LLVMAppendBasicBlockInContext(c, fn, "work");
+    LLVMBasicBlockRef exit = LLVMAppendBasicBlockInContext(c, fn, "exit");
+    LLVMPositionBuilderAtEnd(b, entry);
+    LLVMValueRef i = global_thread_index(t, b, m);
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntULT, i, LLVMGetParam(fn, (unsigned)s->n), ""), work, exit);
+    LLVMPositionBuilderAtEnd(b, work);
+    nf_body *body = nf_body_new(m, b, p, k, s, ptrs);
+    nf_status st = NF_OK;
+    if (!body) {
+        st = nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory in codegen");
+    } else {
+        if (k->kind == NF_KERNEL_GEMM)
+            emit_gemm_thread(b, m, fn, body, k, s, i);
+        else
+            store_all(b, c, body, k, s, i);
+        LLVMBuildBr(b, exit);
+        if (nf_body_failed(body, err))
+            st = NF_ERR_COMPILE;
+    }
+    LLVMPositionBuilderAtEnd(b, exit);
+    LLVMBuildRetVoid(b);
+    nf_body_free(body);
+    LLVMDisposeBuilder(b);
+    free(params);
+    free(ptrs);
+    return st;
+}
+
+int64_t nf_gpu_work_items(const nf_fused_kernel *k, const nf_slots *s)
+{
+    if (k->kind == NF_KERNEL_GEMM) {
+        int64_t m, n, kk;
+        nf_gemm_sizes(k, s, &m, &n, &kk);
+        return m * n;
+    }
+    return nf_kernel_rows(k, s);
+}

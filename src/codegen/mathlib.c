@@ -1,0 +1,139 @@
+/* The mathlib's front: one internal always-inline function per (fn, type)
+ * and module, emitted on first use. */
+#include "codegen/mathlib_ir.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static V body_sqrt(nf_mb *mb, V x, V y)
+{
+    (void)y;
+    return nf_sqrt(mb, x);
+}
+
+/* Two correctly rounded steps: error below 1 ulp; rsqrt(+-0) = +-inf. */
+static V body_rsqrt(nf_mb *mb, V x, V y)
+{
+    (void)y;
+    return nf_div(mb, nf_kf(mb, 1.0), nf_sqrt(mb, x));
+}
+
+static V body_pow(nf_mb *mb, V x, V y) { return nf_mathlib_pow(mb, x, y); }
+
+#define UNARY(name)                                                                                \
+    static V body_##name(nf_mb *mb, V x, V y)                                                      \
+    {                                                                                              \
+        (void)y;                                                                                   \
+        return nf_mathlib_##name(mb, x);                                                           \
+    }
+UNARY(exp)
+UNARY(log)
+UNARY(tanh)
+UNARY(erf)
+UNARY(sigmoid)
+UNARY(silu)
+UNARY(gelu_erf)
+UNARY(gelu_tanh)
+#undef UNARY
+
+static const struct {
+    const char *name;
+    int arity;
+    V (*body)(nf_mb *mb, V x, V y);
+} fns[NF_MATH_COUNT] = {
+    [NF_MATH_EXP] = {"exp", 1, body_exp},
+    [NF_MATH_LOG] = {"log", 1, body_log},
+    [NF_MATH_TANH] = {"tanh", 1, body_tanh},
+    [NF_MATH_ERF] = {"erf", 1, body_erf},
+    [NF_MATH_SIGMOID] = {"sigmoid", 1, body_sigmoid},
+    [NF_MATH_SILU] = {"silu", 1, body_silu},
+    [NF_MATH_GELU_ERF] = {"gelu_erf", 1, body_gelu_erf},
+    [NF_MATH_GELU_TANH] = {"gelu_tanh", 1, body_gelu_tanh},
+    [NF_MATH_POW] = {"pow", 2, body_pow},
+    [NF_MATH_SQRT] = {"sqrt", 1, body_sqrt},
+    [NF_MATH_RSQRT] = {"rsqrt", 1, body_rsqrt},
+};
+
+const char *nf_math_name(nf_math_fn fn)
+{
+    return (unsigned)fn < NF_MATH_COUNT ? fns[fn].name : "?";
+}
+
+int nf_math_arity(nf_math_fn fn)
+{
+    return (unsigned)fn < NF_MATH_COUNT ? fns[fn].arity : 0;
+}
+
+bool nf_math_supports_type(LLVMTypeRef ty)
+{
+    if (!ty)
+        return false;
+    if (LLVMGetTypeKind(ty) == LLVMVectorTypeKind) {
+        unsigned n = LLVMGetVectorSize(ty);
+        if (n < 1 || n > 64)
+            return false;
+        ty = LLVMGetElementType(ty);
+    }
+    LLVMTypeKind k = LLVMGetTypeKind(ty);
+    return k == LLVMFloatTypeKind || k == LLVMDoubleTypeKind;
+}
+
+static void add_fn_attr(LLVMContextRef ctx, V fn, const char *name, uint64_t val)
+{
+    unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(ctx, kind, val));
+}
+
+LLVMValueRef nf_math_function(LLVMModuleRef m, nf_math_fn fn, LLVMTypeRef ty)
+{
+    if ((unsigned)fn >= NF_MATH_COUNT || !nf_math_supports_type(ty))
+        return NULL;
+    bool vec = LLVMGetTypeKind(ty) == LLVMVectorTypeKind;
+    LLVMTypeRef elem = vec ? LLVMGetElementType(ty) : ty;
+    const char *ename = LLVMGetTypeKind(elem) == LLVMDoubleTypeKind ? "f64" : "f32";
+    char name[64];
+    if (vec)
+        snprintf(name, sizeof name, "nf.math.%s.v%u%s", fns[fn].name, LLVMGetVectorSize(ty), ename);
+    else
+        snprintf(name, sizeof name, "nf.math.%s.%s", fns[fn].name, ename);
+    V f = LLVMGetNamedFunction(m, name);
+    if (f)
+        return f;
+
+    LLVMContextRef ctx = LLVMGetModuleContext(m);
+    LLVMTypeRef params[2] = {ty, ty};
+    LLVMTypeRef fty = LLVMFunctionType(ty, params, (unsigned)fns[fn].arity, 0);
+    f = LLVMAddFunction(m, name, fty);
+    LLVMSetLinkage(f, LLVMInternalLinkage);
+    add_fn_attr(ctx, f, "alwaysinline", 0);
+    add_fn_attr(ctx, f, "nounwind", 0);
+    add_fn_attr(ctx, f, "willreturn", 0);
+    add_fn_attr(ctx, f, "nosync", 0);
+    add_fn_attr(ctx, f, "nofree", 0);
+    add_fn_attr(ctx, f, "memory", 0); /* memory(none) */
+
+    LLVMBuilderRef b = LLVMCreateBuilderInContext(ctx);
+    LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(ctx, f, "entry"));
+    nf_mb mb;
+    nf_mb_init(&mb, m, b, ty);
+    V x = LLVMGetParam(f, 0);
+    V y = fns[fn].arity > 1 ? LLVMGetParam(f, 1) : NULL;
+    LLVMBuildRet(b, fns[fn].body(&mb, x, y));
+    LLVMDisposeBuilder(b);
+    return f;
+}
+
+LLVMValueRef nf_math_emit(LLVMModuleRef m, LLVMBuilderRef b, nf_math_fn fn, LLVMValueRef x,
+                          LLVMValueRef y)
+{
+    if (!x)
+        return NULL;
+    LLVMTypeRef ty = LLVMTypeOf(x);
+    V f = nf_math_function(m, fn, ty);
+    if (!f)
+        return NULL;
+    if (nf_math_arity(fn) > 1 && (!y || LLVMTypeOf(y) != ty))
+        return NULL;
+    V args[2] = {x, y};
+    return LLVMBuildCall2(b, LLVMGlobalGetValueType(f), f, args, (unsigned)nf_math_arity(fn), "");
+}

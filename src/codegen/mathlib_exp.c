@@ -1,0 +1,243 @@
+/* exp, log, pow, and the sigmoid family (sigmoid, silu, gelu_tanh), all on
+ * the shared exp kernel nf_exp_core. Coefficients are minimax fits made for
+ * this file (Remez exchange, 200-bit arithmetic), then rounded. */
+#include "codegen/mathlib_ir.h"
+
+#include <math.h>
+
+#define NCOEF(a) ((int)(sizeof(a) / sizeof(*(a))))
+
+/* x clamped to [lo, hi]; NaN becomes lo so no poison reaches fptosi. */
+static V clamp(nf_mb *mb, V x, double lo, double hi)
+{
+    x = nf_sel(mb, nf_gt(mb, x, nf_kf(mb, hi)), nf_kf(mb, hi), x);
+    return nf_sel(mb, nf_ge(mb, x, nf_kf(mb, lo)), x, nf_kf(mb, lo));
+}
+
+static V nan_through(nf_mb *mb, V x, V r)
+{
+    return nf_sel(mb, nf_isnan(mb, x), nf_add(mb, x, x), r);
+}
+
+/* Below these e^x is under half the smallest subnormal; above, over the max. */
+static double exp_lo(const nf_mb *mb) { return mb->f64 ? -746.0 : -104.0; }
+static double exp_hi(const nf_mb *mb) { return mb->f64 ? 710.0 : 89.0; }
+
+V nf_mathlib_exp(nf_mb *mb, V x)
+{
+    V p, k;
+    nf_exp_core(mb, clamp(mb, x, exp_lo(mb), exp_hi(mb)), NULL, &p, &k);
+    return nan_through(mb, x, nf_scale2(mb, p, k));
+}
+
+/* ---- log ----------------------------------------------------------------- */
+
+/* x = m * 2^k with m in [sqrt(1/2), sqrt(2)) for finite x > 0, subnormals
+ * included; k returned as a float. */
+static void log_reduce(nf_mb *mb, V x, V *m, V *k)
+{
+    V tiny = nf_lt(mb, x, nf_kf(mb, mb->f64 ? 0x1p-1022 : 0x1p-126));
+    V xs = nf_sel(mb, tiny, nf_mul(mb, x, nf_kf(mb, mb->f64 ? 0x1p54 : 0x1p25)), x);
+    V adj = nf_sel(mb, tiny, nf_ki(mb, mb->f64 ? -54 : -25), nf_ki(mb, 0));
+    V ix = nf_bits(mb, xs);
+    int64_t sqrt_half = mb->f64 ? 0x3fe6a09e667f3bcdLL : 0x3f3504f3LL;
+    V e = nf_ashr(mb, nf_isub(mb, ix, nf_ki(mb, sqrt_half)), mb->mant);
+    *m = nf_from_bits(mb, nf_isub(mb, ix, nf_shl(mb, e, mb->mant)));
+    *k = nf_to_float(mb, nf_iadd(mb, e, adj));
+}
+
+/* R(z) = (2 atanh(s) - 2s)/s, z = s^2 <= 0.0295, as z*(c0 + c1 z + ...):
+ * abs error 2^-31 (f32), 2^-59 (f64). */
+static const double log_r32[] = {0x1.555554p-1, 0x1.999a7cp-2, 0x1.2438a8p-2, 0x1.e2fddp-3};
+static const double log_r64[] = {
+    0x1.5555555555593p-1, 0x1.999999997fb33p-2, 0x1.2492494217908p-2, 0x1.c71c51e8033b4p-3,
+    0x1.7466462a7c80bp-3, 0x1.39a0f52f21c07p-3, 0x1.2f0d8d1f48702p-3,
+};
+
+/* log(x) for finite x > 0. log(1+f) = f - f^2/2 + s*(f^2/2 + R), s = f/(2+f):
+ * f is exact, the rounded parts are small against it. ln2_hi has 16 (42)
+ * bits so k*ln2_hi is exact. */
+static V log_core(nf_mb *mb, V x)
+{
+    V m, k;
+    log_reduce(mb, x, &m, &k);
+    V f = nf_sub(mb, m, nf_kf(mb, 1.0));
+    V s = nf_div(mb, f, nf_add(mb, nf_kf(mb, 2.0), f));
+    V z = nf_mul(mb, s, s);
+    V r = mb->f64 ? nf_poly(mb, z, log_r64, NCOEF(log_r64)) : nf_poly(mb, z, log_r32, NCOEF(log_r32));
+    r = nf_mul(mb, z, r);
+    V hfsq = nf_mul(mb, nf_mul(mb, nf_kf(mb, 0.5), f), f);
+    double ln2_hi = mb->f64 ? 0x1.62e42fefa38p-1 : 0x1.62e4p-1;
+    double ln2_lo = mb->f64 ? 0x1.ef35793c7673p-45 : 0x1.7f7d1cp-20;
+    V lo = nf_fma(mb, s, nf_add(mb, hfsq, r), nf_mul(mb, k, nf_kf(mb, ln2_lo)));
+    V t = nf_sub(mb, nf_sub(mb, hfsq, lo), f);
+    return nf_sub(mb, nf_mul(mb, k, nf_kf(mb, ln2_hi)), t);
+}
+
+V nf_mathlib_log(nf_mb *mb, V x)
+{
+    V r = log_core(mb, x);
+    r = nf_sel(mb, nf_eq(mb, x, nf_kf(mb, INFINITY)), x, r);
+    r = nf_sel(mb, nf_eq(mb, x, nf_kf(mb, 0.0)), nf_kf(mb, -INFINITY), r);
+    r = nf_sel(mb, nf_lt(mb, x, nf_kf(mb, 0.0)), nf_kf(mb, NAN), r);
+    return nan_through(mb, x, r);
+}
+
+/* ---- pow ----------------------------------------------------------------- */
+
+/* Q(z) = (2 atanh(s) - 2s - 2s^3/3)/s^5: relative error of log 2^-65. */
+static const double logdd_q64[] = {
+    0x1.9999999999b33p-2, 0x1.24924924577fcp-2, 0x1.c71c722de3ed5p-3, 0x1.745ce9b6a21d4p-3,
+    0x1.3b1ef465a93c7p-3, 0x1.0f7f205f5cfb0p-3, 0x1.0e4a32677bf94p-3,
+};
+
+/* log(x) = lh + ll to about 2^-64 relative, for finite x > 0 (f64). */
+static void log_dd(nf_mb *mb, V x, V *lh, V *ll)
+{
+    V m, k;
+    log_reduce(mb, x, &m, &k);
+    V f = nf_sub(mb, m, nf_kf(mb, 1.0));
+    V dh, dl; /* 2 + f exactly */
+    nf_fast_two_sum(mb, nf_kf(mb, 2.0), f, &dh, &dl);
+    V sh = nf_div(mb, f, dh);
+    V rem = nf_sub(mb, nf_fma(mb, nf_neg(mb, sh), dh, f), nf_mul(mb, sh, dl));
+    V sl = nf_div(mb, rem, dh);
+    /* s^2, s^3 and 2s^3/3 as double-doubles; the s^5 tail in double. */
+    V s2h, s2l, s3h, s3l, c3h, c3l;
+    nf_two_prod(mb, sh, sh, &s2h, &s2l);
+    s2l = nf_fma(mb, nf_add(mb, sh, sh), sl, s2l);
+    nf_two_prod(mb, s2h, sh, &s3h, &s3l);
+    s3l = nf_fma(mb, s2h, sl, nf_fma(mb, s2l, sh, s3l));
+    double two3_hi = 0x1.5555555555555p-1, two3_lo = 0x1.5555555555555p-55;
+    nf_two_prod(mb, s3h, nf_kf(mb, two3_hi), &c3h, &c3l);
+    c3l = nf_fma(mb, s3h, nf_kf(mb, two3_lo), nf_fma(mb, s3l, nf_kf(mb, two3_hi), c3l));
+    V tail = nf_mul(mb, nf_mul(mb, s3h, s2h), nf_poly(mb, s2h, logdd_q64, NCOEF(logdd_q64)));
+    V ah, al;
+    nf_fast_two_sum(mb, nf_add(mb, sh, sh), c3h, &ah, &al);
+    al = nf_add(mb, al, nf_add(mb, nf_add(mb, sl, sl), nf_add(mb, c3l, tail)));
+    /* k*ln2 + log(m) */
+    V kh = nf_mul(mb, k, nf_kf(mb, 0x1.62e42fefa38p-1));
+    V kl = nf_mul(mb, k, nf_kf(mb, 0x1.ef35793c7673p-45));
+    V th, tl;
+    nf_two_sum(mb, kh, ah, &th, &tl);
+    tl = nf_add(mb, tl, nf_add(mb, al, kl));
+    nf_fast_two_sum(mb, th, tl, lh, ll);
+}
+
+/* |x|^y for finite ax > 0 and finite y, f64: exp(y * log(ax)) with the
+ * product carried as a double-double into the exp kernel. */
+static V pow_mag64(nf_mb *mb, V ax, V y)
+{
+    V lh, ll, wh, wl;
+    log_dd(mb, ax, &lh, &ll);
+    nf_two_prod(mb, y, lh, &wh, &wl);
+    wl = nf_fma(mb, y, ll, wl);
+    V in_range = nf_lt(mb, nf_fabs(mb, wh), nf_kf(mb, 1000.0));
+    wl = nf_sel(mb, in_range, wl, nf_kf(mb, 0.0));
+    V p, k;
+    nf_exp_core(mb, clamp(mb, wh, exp_lo(mb), exp_hi(mb)), wl, &p, &k);
+    return nf_scale2(mb, p, k);
+}
+
+/* The same for f32, computed in f64 (errors ~2^-43) and rounded once. */
+static V pow_mag32(nf_mb *mb, V ax, V y)
+{
+    nf_mb d;
+    nf_mb_other(mb, true, &d);
+    V w = nf_mul(&d, nf_fext(&d, y), log_core(&d, nf_fext(&d, ax)));
+    V p, k;
+    nf_exp_core(&d, clamp(&d, w, exp_lo(&d), exp_hi(&d)), NULL, &p, &k);
+    return nf_ftrunc(mb, nf_scale2(&d, p, k));
+}
+
+/* C99 F.9.4.4 special cases around the magnitude computation. */
+V nf_mathlib_pow(nf_mb *mb, V x, V y)
+{
+    V zero = nf_kf(mb, 0.0), one = nf_kf(mb, 1.0), inf = nf_kf(mb, INFINITY);
+    V ax = nf_fabs(mb, x);
+    V mag = mb->f64 ? pow_mag64(mb, ax, y) : pow_mag32(mb, ax, y);
+
+    V y_int = nf_eq(mb, nf_floor(mb, y), y); /* true for +-inf too */
+    V half = nf_mul(mb, y, nf_kf(mb, 0.5));
+    V y_odd = nf_and(mb, y_int, nf_ne(mb, nf_floor(mb, half), half));
+    V y_neg = nf_lt(mb, y, zero);
+
+    mag = nf_sel(mb, nf_eq(mb, ax, zero), nf_sel(mb, y_neg, inf, zero), mag);
+    mag = nf_sel(mb, nf_eq(mb, ax, inf), nf_sel(mb, y_neg, zero, inf), mag);
+    /* y = +-inf: 1 for |x| = 1, else 0 or inf by whether |x| < 1 agrees with y > 0 */
+    V shrinks = LLVMBuildICmp(mb->b, LLVMIntEQ, nf_lt(mb, ax, one), nf_gt(mb, y, zero), "");
+    V mag_inf = nf_sel(mb, nf_eq(mb, ax, one), one, nf_sel(mb, shrinks, zero, inf));
+    mag = nf_sel(mb, nf_eq(mb, nf_fabs(mb, y), inf), mag_inf, mag);
+
+    V x_signed = nf_ilt(mb, nf_bits(mb, x), nf_ki(mb, 0));
+    V r = nf_sel(mb, nf_and(mb, x_signed, y_odd), nf_neg(mb, mag), mag);
+
+    V x_neg_finite = nf_and(mb, nf_lt(mb, x, zero), nf_gt(mb, x, nf_neg(mb, inf)));
+    V nan = nf_or(mb, nf_and(mb, x_neg_finite, nf_not(mb, y_int)),
+                  nf_or(mb, nf_isnan(mb, x), nf_isnan(mb, y)));
+    r = nf_sel(mb, nan, nf_kf(mb, NAN), r);
+    return nf_sel(mb, nf_or(mb, nf_eq(mb, y, zero), nf_eq(mb, x, one)), one, r);
+}
+
+/* ---- sigmoid, silu, gelu_tanh ---------------------------------------------- */
+
+V nf_mathlib_sigmoid(nf_mb *mb, V x)
+{
+    /* e = e^-|x| <= 1; sigmoid = 1/(1+e) for x >= 0, e/(1+e) below, so
+     * tiny results come out of e's own gradual underflow. */
+    V p, k;
+    nf_exp_core(mb, clamp(mb, nf_neg(mb, nf_fabs(mb, x)), exp_lo(mb), 0.0), NULL, &p, &k);
+    V e = nf_scale2(mb, p, k);
+    V num = nf_sel(mb, nf_lt(mb, x, nf_kf(mb, 0.0)), e, nf_kf(mb, 1.0));
+    return nan_through(mb, x, nf_div(mb, num, nf_add(mb, nf_kf(mb, 1.0), e)));
+}
+
+/* x * sigmoid(t) given t = th + tl (t and x of the same sign, |x| <= xmax
+ * or t beyond the clamp). For x < 0 the power of two of e^t is applied
+ * last, so x*e^t keeps its precision down into the subnormals. */
+static V times_sigmoid(nf_mb *mb, V x, V xc, V th, V tl)
+{
+    double lo = mb->f64 ? -760.0 : -120.0; /* |x| e^lo underflows to 0 */
+    V pos = nf_ge(mb, th, nf_kf(mb, 0.0));
+    V nh = nf_sel(mb, pos, nf_neg(mb, th), th); /* -|t| */
+    V nl = tl ? nf_sel(mb, pos, nf_neg(mb, tl), tl) : NULL;
+    if (nl)
+        nl = nf_sel(mb, nf_ge(mb, nh, nf_kf(mb, lo)), nl, nf_kf(mb, 0.0));
+    V p, k;
+    nf_exp_core(mb, clamp(mb, nh, lo, 0.0), nl, &p, &k);
+    V d = nf_add(mb, nf_kf(mb, 1.0), nf_scale2(mb, p, k));
+    V neg = nf_lt(mb, x, nf_kf(mb, 0.0));
+    V num = nf_sel(mb, neg, nf_mul(mb, xc, p), x);
+    V r = nf_scale2(mb, nf_div(mb, num, d), nf_sel(mb, neg, k, nf_ki(mb, 0)));
+    /* PyTorch's formulas give -inf * 0 = NaN at -inf. */
+    r = nf_sel(mb, nf_eq(mb, x, nf_kf(mb, -INFINITY)), nf_kf(mb, NAN), r);
+    return nan_through(mb, x, r);
+}
+
+V nf_mathlib_silu(nf_mb *mb, V x)
+{
+    V xc = clamp(mb, x, mb->f64 ? -760.0 : -120.0, INFINITY);
+    return times_sigmoid(mb, x, xc, xc, NULL);
+}
+
+/* gelu_tanh(x) = x * sigmoid(v), v = 2 sqrt(2/pi) (x + 0.044715 x^3), the
+ * same function without 1 + tanh's cancellation. v is computed as a
+ * double-word, since e^v magnifies its relative error by |v|. */
+V nf_mathlib_gelu_tanh(nf_mb *mb, V x)
+{
+    double xmax = mb->f64 ? 60.0 : 20.0;
+    double ah = mb->f64 ? 0x1.9884533d43651p+0 : 0x1.988454p+0;
+    double al = mb->f64 ? -0x1.cbc0d30ebfd15p-54 : -0x1.857936p-25;
+    double bh = mb->f64 ? 0x1.2444f2a4d8b4bp-4 : 0x1.2444f2p-4;
+    double bl = mb->f64 ? -0x1.6c843a29d1c70p-61 : 0x1.49b16ap-29;
+    V xc = clamp(mb, x, -xmax, xmax);
+    V x2h, x2l, ph, pl, uh, ul, vh, vl;
+    nf_two_prod(mb, xc, xc, &x2h, &x2l);
+    nf_two_prod(mb, nf_kf(mb, bh), x2h, &ph, &pl);
+    pl = nf_fma(mb, nf_kf(mb, bh), x2l, nf_fma(mb, nf_kf(mb, bl), x2h, pl));
+    nf_two_sum(mb, nf_kf(mb, ah), ph, &uh, &ul);
+    ul = nf_add(mb, ul, nf_add(mb, pl, nf_kf(mb, al)));
+    nf_two_prod(mb, xc, uh, &vh, &vl);
+    vl = nf_fma(mb, xc, ul, vl);
+    return times_sigmoid(mb, x, xc, vh, vl);
+}

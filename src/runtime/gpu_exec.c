@@ -1,0 +1,177 @@
+/* GPU signatures: PTX (or an AMD code object) from LLVM, loaded through the
+ * device table, with the driver's cubin kept in the disk cache so that a new
+ * process loads it without LLVM or the driver's JIT. */
+#include "runtime/runtime.h"
+#include "codegen/emit.h"
+#include "runtime/device.h"
+#include "runtime/disk_cache.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct nf_gpu_code {
+    const nf_device_ops *dev;
+    void *module;
+    void **fns;
+    int64_t *work;
+    void **temps;    /* by slot; temporaries live as long as the signature */
+    int n_slots;
+    bool from_disk;  /* loaded from the disk cache: no LLVM, no JIT */
+};
+
+static nf_status emit_image(const nf_target *t, const nf_plan *p, const nf_slots *s, void **image, size_t *size,
+                            bool *is_ptx, nf_error *err)
+{
+    LLVMContextRef ctx = LLVMContextCreate();
+    LLVMModuleRef m = NULL;
+    nf_status st = nf_codegen_module(t, p, s, ctx, &m, err);
+    if (!st && t->kind == NF_TARGET_NVPTX) {
+        char *ptx = NULL;
+        st = nf_emit_ptx(m, t->cpu, &ptx, err);
+        *image = ptx;
+        *size = ptx ? strlen(ptx) + 1 : 0;
+        *is_ptx = true;
+    } else if (!st) {
+        st = nf_emit_amdgpu_hsaco(m, t->cpu, image, size, err);
+        *is_ptx = false;
+    }
+    if (m)
+        LLVMDisposeModule(m);
+    LLVMContextDispose(ctx);
+    return st;
+}
+
+/* Loads the module: from the disk cache when the key is there, else
+ * compiled now (and, on NVIDIA, linked to a cubin and cached). */
+static nf_status load(nf_gpu_code *code, const nf_target *t, const nf_plan *p, const nf_slots *s,
+                      const char *cache_key, nf_error *err)
+{
+    void *image = NULL;
+    size_t size = 0;
+    nf_error ignored;
+    if (cache_key && nf_disk_cache_get(cache_key, &image, &size, &ignored) == NF_OK && image) {
+        nf_status st = code->dev->load_module(image, size, false, &code->module, err);
+        free(image);
+        if (!st) {
+            code->from_disk = true;
+            return NF_OK;
+        }
+    }
+    bool is_ptx = false;
+    nf_status st = emit_image(t, p, s, &image, &size, &is_ptx, err);
+    if (st)
+        return st;
+    void *binary = image;
+    size_t binary_size = size;
+    if (is_ptx && code->dev->link_ptx_to_cubin) {
+        void *cubin = NULL;
+        size_t cubin_size = 0;
+        st = code->dev->link_ptx_to_cubin(image, &cubin, &cubin_size, err);
+        if (st) {
+            free(image);
+            return st;
+        }
+        free(image);
+        binary = cubin;
+        binary_size = cubin_size;
+    }
+    st = code->dev->load_module(binary, binary_size, false, &code->module, err);
+    if (!st && cache_key)
+        nf_disk_cache_put(cache_key, binary, binary_size, &ignored); /* a cache that cannot write is no error */
+    free(binary);
+    return st;
+}
+
+nf_status nf_gpu_compile(const nf_target *t, const nf_plan *p, const nf_slots *s, const char *cache_key,
+                         nf_gpu_code **out, nf_error *err)
+{
+    *out = NULL;
+    nf_device_kind kind = t->kind == NF_TARGET_NVPTX ? NF_DEVICE_CUDA : NF_DEVICE_HIP;
+    const nf_device_ops *dev = nf_device_get(kind);
+    nf_status st = dev->init(err);
+    if (st)
+        return st;
+    nf_gpu_code *code = calloc(1, sizeof *code);
+    if (!code)
+        return nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
+    code->dev = dev;
+    code->n_slots = s->n;
+    code->fns = calloc((size_t)p->n_kernels + 1, sizeof *code->fns);
+    code->work = calloc((size_t)p->n_kernels + 1, sizeof *code->work);
+    code->temps = calloc((size_t)s->n + 1, sizeof *code->temps);
+    if (!code->fns || !code->work || !code->temps) {
+        nf_gpu_code_free(code);
+        return nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
+    }
+    st = load(code, t, p, s, cache_key, err);
+    for (int i = 0; !st && i < p->n_kernels; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "nf_k%d", i);
+        st = dev->get_function(code->module, name, &code->fns[i], err);
+        code->work[i] = nf_gpu_work_items(&p->kernels[i], s);
+    }
+    for (int i = s->n_params + s->n_outputs; !st && i < s->n; i++) {
+        const nf_layout *l = &s->layout[i];
+        size_t bytes = (size_t)nf_shape_numel(l->rank, l->shape) * nf_dtype_size(s->value[i]->dtype);
+        st = dev->alloc(bytes, &code->temps[i], err);
+    }
+    if (st) {
+        nf_gpu_code_free(code);
+        return st;
+    }
+    *out = code;
+    return NF_OK;
+}
+
+bool nf_gpu_code_from_disk(const nf_gpu_code *code) { return code && code->from_disk; }
+
+void nf_gpu_code_free(nf_gpu_code *code)
+{
+    if (!code)
+        return;
+    for (int i = 0; code->temps && i < code->n_slots; i++)
+        if (code->temps[i])
+            code->dev->free(code->temps[i]);
+    if (code->module)
+        code->dev->unload_module(code->module);
+    free(code->fns);
+    free(code->work);
+    free(code->temps);
+    free(code);
+}
+
+nf_status nf_gpu_execute(nf_gpu_code *code, const nf_plan *p, const nf_slots *s, const nf_tensor *inputs,
+                         const nf_tensor *outputs, void *stream, nf_error *err)
+{
+    void *stack_ptrs[32], *stack_args[33];
+    bool heap = s->n > 32;
+    void **ptrs = heap ? malloc((size_t)s->n * sizeof *ptrs) : stack_ptrs;
+    void **args = heap ? malloc((size_t)(s->n + 1) * sizeof *args) : stack_args;
+    nf_status st = NF_OK;
+    if (!ptrs || !args) {
+        st = nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < s->n; i++) {
+        ptrs[i] = i < s->n_params                 ? inputs[i].data
+                  : i < s->n_params + s->n_outputs ? outputs[i - s->n_params].data
+                                                   : code->temps[i];
+        args[i] = &ptrs[i];
+    }
+    for (int i = 0; i < p->n_kernels && !st; i++) {
+        int64_t n = code->work[i];
+        if (n <= 0)
+            continue;
+        args[s->n] = &n;
+        unsigned grid[3] = {(unsigned)((n + NF_GPU_BLOCK - 1) / NF_GPU_BLOCK), 1, 1};
+        unsigned block[3] = {NF_GPU_BLOCK, 1, 1};
+        st = code->dev->launch(code->fns[i], grid, block, 0, stream, args, err);
+    }
+done:
+    if (heap) {
+        free(ptrs);
+        free(args);
+    }
+    return st;
+}

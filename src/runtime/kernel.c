@@ -1,0 +1,498 @@
+/* nf_compile / nf_kernel_run: a compiled graph keeps its plan and, per
+ * concrete signature (sizes, strides, dtypes), the generated code. */
+#include "runtime/runtime.h"
+#include "codegen/emit.h"
+#include "codegen/jit.h"
+#include "runtime/device.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <llvm/Config/llvm-config.h>
+
+typedef struct compiled {
+    struct compiled *next;
+    char *key;
+    nf_slots slots;
+    int64_t *sym_sizes;
+    nf_host_fn *fns;    /* host: one per plan kernel */
+    int64_t *rows;      /* work per kernel */
+    int64_t *work;      /* cost per row, to decide on threads */
+    nf_gpu_code *gpu;   /* GPU targets */
+} compiled;
+
+struct nf_kernel {
+    nf_graph *graph;
+    nf_plan *plan;
+    const nf_target *target;
+    nf_compile_options opt;
+    pthread_mutex_t lock;
+    compiled *signatures;
+    int n_signatures;
+    double last_compile_ms;
+    bool last_from_disk;
+    char *graph_text;   /* part of the disk cache key */
+    char device_name[256];
+};
+
+static pthread_mutex_t jit_lock = PTHREAD_MUTEX_INITIALIZER;
+static nf_jit *host_jit;
+static unsigned long jit_serial;
+
+void nf_compile_options_init(nf_compile_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->target = "host";
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+nf_status nf_compile(const nf_graph *g, const nf_compile_options *o, nf_kernel **out, nf_error *err)
+{
+    if (!out)
+        return nf_set_error(err, NF_ERR_ARG, 0, 0, "nf_compile: out is NULL");
+    *out = NULL;
+    if (!g)
+        return nf_set_error(err, NF_ERR_ARG, 0, 0, "nf_compile: graph is NULL");
+    nf_compile_options opt;
+    nf_compile_options_init(&opt);
+    if (o)
+        opt = *o;
+    if (!opt.target)
+        opt.target = "host";
+    char arch[32] = "";
+    if (strcmp(opt.target, "cuda") == 0 || strcmp(opt.target, "hip") == 0) {
+        /* the current device's own architecture */
+        const nf_device_ops *dev = nf_device_get(opt.target[0] == 'c' ? NF_DEVICE_CUDA : NF_DEVICE_HIP);
+        nf_status st = dev->init(err);
+        if (!st)
+            st = dev->arch_name(arch, sizeof arch, err);
+        if (st)
+            return st;
+        if (strncmp(arch, "sm_", 3) == 0 && !nf_target_find(arch))
+            snprintf(arch, sizeof arch, "%s", atoi(arch + 3) >= 90 ? "sm_90" : "sm_80");
+        opt.target = arch;
+    }
+    const nf_target *t = nf_target_find(opt.target);
+    if (!t)
+        return nf_set_error(err, NF_ERR_ARG, 0, 0, "unknown target '%s' (known: %s)", opt.target, nf_target_names());
+    nf_kernel *k = calloc(1, sizeof *k);
+    if (!k)
+        return nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
+    k->target = t;
+    k->opt = opt;
+    k->opt.target = t->name;
+    pthread_mutex_init(&k->lock, NULL);
+    k->graph = nf_graph_clone(g, err);
+    nf_plan_options po = {.keep_fp32 = opt.keep_fp32, .unfused = opt.unfused};
+    if (k->graph)
+        k->graph_text = nf_graph_print(k->graph);
+    if (!k->graph || !k->graph_text || nf_plan_build(k->graph, &po, &k->plan, err)) {
+        nf_kernel_free(k);
+        return err ? err->status : NF_ERR_ARG;
+    }
+    *out = k;
+    return NF_OK;
+}
+
+static void free_compiled(compiled *c)
+{
+    free(c->key);
+    free((void *)c->slots.value);
+    free(c->slots.layout);
+    free(c->slots.first_slot);
+    free(c->sym_sizes);
+    free(c->fns);
+    free(c->rows);
+    free(c->work);
+    nf_gpu_code_free(c->gpu);
+    free(c);
+}
+
+void nf_kernel_free(nf_kernel *k)
+{
+    if (!k)
+        return;
+    for (compiled *c = k->signatures, *next; c; c = next) {
+        next = c->next;
+        free_compiled(c);
+    }
+    nf_plan_free(k->plan);
+    nf_graph_free(k->graph);
+    free(k->graph_text);
+    pthread_mutex_destroy(&k->lock);
+    free(k);
+}
+
+/* ---- signatures ---------------------------------------------------------- */
+
+static void layout_of(nf_layout *l, const nf_tensor *t)
+{
+    memset(l, 0, sizeof *l);
+    l->rank = t->rank;
+    for (int d = 0; d < t->rank; d++) {
+        l->shape[d] = t->shape[d];
+        l->strides[d] = t->strides[d];
+    }
+}
+
+static nf_status check_tensor(const nf_tensor *t, const char *what, int i, const nf_value *v, const nf_graph *g,
+                              const int64_t *want_shape, nf_device_kind device, nf_error *err)
+{
+    char want[512];
+    nf_format_type(g, v->dtype, &v->shape, want, sizeof want);
+    if (!t->data && nf_shape_numel(t->rank, t->shape) > 0)
+        return nf_set_error(err, NF_ERR_ARG, 0, 0, "%s %d: data pointer is NULL", what, i);
+    if (t->device != device)
+        return nf_set_error(err, NF_ERR_ARG, 0, 0, "%s %d: tensor is on device kind %d, the kernel runs on %s", what,
+                            i, (int)t->device, device == NF_DEVICE_HOST ? "the host" : "a GPU");
+    if (t->dtype != v->dtype || t->rank != v->shape.rank)
+        return nf_set_error(err, NF_ERR_ARG, 0, 0, "%s %d: expected %s, got %s with rank %d", what, i, want,
+                            nf_dtype_name(t->dtype), t->rank);
+    for (int d = 0; d < t->rank; d++) {
+        if (want_shape && t->shape[d] != want_shape[d])
+            return nf_set_error(err, NF_ERR_ARG, 0, 0, "%s %d: dimension %d is %lld, expected %lld (%s)", what, i, d,
+                                (long long)t->shape[d], (long long)want_shape[d], want);
+        if (t->strides[d] < 0)
+            return nf_set_error(err, NF_ERR_ARG, 0, 0, "%s %d: negative strides are not supported", what, i);
+    }
+    size_t align = nf_dtype_size(t->dtype);
+    if (t->data && ((uintptr_t)t->data % align) != 0)
+        return nf_set_error(err, NF_ERR_ARG, 0, 0, "%s %d: data pointer %p is not aligned to %zu bytes", what, i,
+                            t->data, align);
+    return NF_OK;
+}
+
+/* The key: every input's and output's dtype, shape and strides. */
+static char *signature_key(const nf_tensor *in, int n_in, const nf_tensor *out, int n_out)
+{
+    size_t cap = 64 + (size_t)(n_in + n_out) * (NF_MAX_DIMS * 48 + 16), len = 0;
+    char *key = malloc(cap);
+    if (!key)
+        return NULL;
+    for (int pass = 0; pass < 2; pass++) {
+        const nf_tensor *ts = pass ? out : in;
+        int n = pass ? n_out : n_in;
+        for (int i = 0; i < n; i++) {
+            len += (size_t)snprintf(key + len, cap - len, "%c%d:", pass ? 'o' : 'i', (int)ts[i].dtype);
+            for (int d = 0; d < ts[i].rank; d++)
+                len += (size_t)snprintf(key + len, cap - len, "%lld/%lld,", (long long)ts[i].shape[d],
+                                        (long long)ts[i].strides[d]);
+        }
+    }
+    return key;
+}
+
+static nf_status build_slots(nf_kernel *k, compiled *c, const nf_tensor *in, const nf_tensor *out, nf_error *err)
+{
+    const nf_graph *g = k->graph;
+    nf_slots *s = &c->slots;
+    s->n_params = g->n_params;
+    s->n_outputs = g->n_outputs;
+    s->n = g->n_params + g->n_outputs + k->plan->n_temporaries;
+    s->value = malloc((size_t)s->n * sizeof *s->value);
+    s->layout = calloc((size_t)s->n, sizeof *s->layout);
+    s->first_slot = malloc((size_t)g->n_values * sizeof *s->first_slot);
+    if (!s->value || !s->layout || !s->first_slot)
+        return nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
+    for (int i = 0; i < g->n_params; i++) {
+        s->value[i] = g->params[i];
+        layout_of(&s->layout[i], &in[i]);
+    }
+    for (int i = 0; i < g->n_outputs; i++) {
+        s->value[g->n_params + i] = g->outputs[i];
+        layout_of(&s->layout[g->n_params + i], &out[i]);
+    }
+    for (int i = 0; i < k->plan->n_temporaries; i++) {
+        const nf_value *v = k->plan->temporaries[i];
+        int64_t shape[NF_MAX_DIMS];
+        nf_concrete_shape(&v->shape, c->sym_sizes, shape);
+        s->value[g->n_params + g->n_outputs + i] = v;
+        nf_layout_contiguous(&s->layout[g->n_params + g->n_outputs + i], v->shape.rank, shape);
+    }
+    for (int i = 0; i < g->n_values; i++)
+        s->first_slot[i] = -1;
+    for (int i = s->n - 1; i >= 0; i--)
+        s->first_slot[s->value[i]->id] = i;
+    s->sym_sizes = c->sym_sizes;
+    return NF_OK;
+}
+
+static nf_status jit_module(nf_kernel *k, compiled *c, nf_error *err)
+{
+    pthread_mutex_lock(&jit_lock);
+    nf_status st = host_jit ? NF_OK : nf_jit_create(&host_jit, err);
+    unsigned long serial = ++jit_serial;
+    pthread_mutex_unlock(&jit_lock);
+    if (st)
+        return st;
+    LLVMContextRef ctx = LLVMContextCreate();
+    LLVMModuleRef m = NULL;
+    st = nf_codegen_module(k->target, k->plan, &c->slots, ctx, &m, err);
+    if (st) {
+        LLVMContextDispose(ctx);
+        return st;
+    }
+    /* unique names: every signature lives in the one process-wide JIT */
+    char name[64];
+    for (int i = 0; i < k->plan->n_kernels; i++) {
+        snprintf(name, sizeof name, "nf_k%d", i);
+        LLVMValueRef fn = LLVMGetNamedFunction(m, name);
+        snprintf(name, sizeof name, "nf_s%lu_k%d", serial, i);
+        LLVMSetValueName2(fn, name, strlen(name));
+    }
+    st = nf_jit_add_module(host_jit, ctx, m, err); /* takes both */
+    if (st)
+        return st;
+    for (int i = 0; i < k->plan->n_kernels && !st; i++) {
+        snprintf(name, sizeof name, "nf_s%lu_k%d", serial, i);
+        void *fn = NULL;
+        st = nf_jit_lookup(host_jit, name, &fn, err);
+        c->fns[i] = (nf_host_fn)fn;
+    }
+    return st;
+}
+
+/* Everything the code depends on: compiler, device, graph, options, signature. */
+static char *disk_cache_key(nf_kernel *k, const char *signature)
+{
+    if (!k->device_name[0]) {
+        const nf_device_ops *dev = nf_device_get(k->target->kind == NF_TARGET_NVPTX ? NF_DEVICE_CUDA : NF_DEVICE_HIP);
+        nf_error ignored;
+        if (dev->device_name(k->device_name, sizeof k->device_name, &ignored))
+            snprintf(k->device_name, sizeof k->device_name, "unknown device");
+    }
+    const char *fmt = "nsafuse %s (LLVM %d)\ntarget %s\ndevice %s\nkeep_fp32 %d unfused %d\nsignature %s\n%s";
+    int n = snprintf(NULL, 0, fmt, NF_VERSION_STRING, LLVM_VERSION_MAJOR, k->target->name, k->device_name,
+                     k->opt.keep_fp32, k->opt.unfused, signature, k->graph_text);
+    char *key = malloc((size_t)n + 1);
+    if (key)
+        snprintf(key, (size_t)n + 1, fmt, NF_VERSION_STRING, LLVM_VERSION_MAJOR, k->target->name, k->device_name,
+                 k->opt.keep_fp32, k->opt.unfused, signature, k->graph_text);
+    return key;
+}
+
+static nf_status compile_signature(nf_kernel *k, const char *key, const int64_t *sym_sizes, const nf_tensor *in,
+                                   const nf_tensor *out, compiled **result, nf_error *err)
+{
+    double t0 = now_ms();
+    int nk = k->plan->n_kernels;
+    compiled *c = calloc(1, sizeof *c);
+    if (!c)
+        return nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
+    c->key = strdup(key);
+    c->sym_sizes = malloc((size_t)(k->graph->n_syms + 1) * sizeof *c->sym_sizes);
+    c->fns = calloc((size_t)nk + 1, sizeof *c->fns);
+    c->rows = calloc((size_t)nk + 1, sizeof *c->rows);
+    c->work = calloc((size_t)nk + 1, sizeof *c->work);
+    nf_status st = NF_OK;
+    if (!c->key || !c->sym_sizes || !c->fns || !c->rows || !c->work)
+        st = nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
+    if (!st) {
+        memcpy(c->sym_sizes, sym_sizes, (size_t)k->graph->n_syms * sizeof *sym_sizes);
+        st = build_slots(k, c, in, out, err);
+    }
+    for (int i = 0; !st && i < nk; i++) {
+        const nf_fused_kernel *fk = &k->plan->kernels[i];
+        c->rows[i] = nf_kernel_rows(fk, &c->slots);
+        c->work[i] = 1;
+        if (fk->kind == NF_KERNEL_GEMM) {
+            int64_t m, n, kk;
+            nf_gemm_sizes(fk, &c->slots, &m, &n, &kk);
+            c->work[i] = n * kk;
+        }
+    }
+    if (!st && k->target->kind == NF_TARGET_HOST) {
+        st = jit_module(k, c, err);
+    } else if (!st) {
+        char *cache_key = disk_cache_key(k, key);
+        st = cache_key ? nf_gpu_compile(k->target, k->plan, &c->slots, cache_key, &c->gpu, err)
+                       : nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
+        free(cache_key);
+    }
+    if (st) {
+        free_compiled(c);
+        return st;
+    }
+    k->last_compile_ms = now_ms() - t0;
+    k->last_from_disk = nf_gpu_code_from_disk(c->gpu);
+    *result = c;
+    return NF_OK;
+}
+
+static nf_status bind(nf_kernel *k, const nf_tensor *inputs, int n_inputs, const nf_tensor *outputs, int n_outputs,
+                      int64_t *sym_sizes, nf_error *err)
+{
+    const nf_graph *g = k->graph;
+    nf_device_kind dev = k->target->kind == NF_TARGET_NVPTX    ? NF_DEVICE_CUDA
+                         : k->target->kind == NF_TARGET_AMDGPU ? NF_DEVICE_HIP
+                                                               : NF_DEVICE_HOST;
+    nf_bindings b = {0};
+    nf_status st = nf_bind_from_inputs(g, inputs, n_inputs, &b, err);
+    if (st)
+        return st;
+    if ((st = nf_resolve_symbols(g, &b, sym_sizes, err)))
+        return st;
+    for (int i = 0; i < n_inputs; i++) {
+        int64_t shape[NF_MAX_DIMS];
+        nf_concrete_shape(&g->params[i]->shape, sym_sizes, shape);
+        if ((st = check_tensor(&inputs[i], "input", i, g->params[i], g, shape, dev, err)))
+            return st;
+    }
+    if (n_outputs != g->n_outputs || (n_outputs && !outputs))
+        return nf_set_error(err, NF_ERR_ARG, 0, 0, "graph %s has %d outputs, got %d", g->name, g->n_outputs,
+                            n_outputs);
+    for (int i = 0; i < n_outputs; i++) {
+        int64_t shape[NF_MAX_DIMS];
+        nf_concrete_shape(&g->outputs[i]->shape, sym_sizes, shape);
+        if ((st = check_tensor(&outputs[i], "output", i, g->outputs[i], g, shape, dev, err)))
+            return st;
+    }
+    return NF_OK;
+}
+
+nf_status nf_kernel_run(nf_kernel *k, const nf_tensor *inputs, int n_inputs, const nf_tensor *outputs,
+                        int n_outputs, void *stream, nf_error *err)
+{
+    (void)stream;
+    if (!k)
+        return nf_set_error(err, NF_ERR_ARG, 0, 0, "nf_kernel_run: kernel is NULL");
+    int64_t sym_sizes[64];
+    if (k->graph->n_syms > 64)
+        return nf_set_error(err, NF_ERR_UNSUPPORTED, 0, 0, "more than 64 symbolic sizes");
+    nf_status st = bind(k, inputs, n_inputs, outputs, n_outputs, sym_sizes, err);
+    if (st)
+        return st;
+    char *key = signature_key(inputs, n_inputs, outputs, n_outputs);
+    if (!key)
+        return nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
+    pthread_mutex_lock(&k->lock);
+    compiled *c = k->signatures;
+    while (c && strcmp(c->key, key) != 0)
+        c = c->next;
+    if (!c) {
+        st = compile_signature(k, key, sym_sizes, inputs, outputs, &c, err);
+        if (!st) {
+            c->next = k->signatures;
+            k->signatures = c;
+            k->n_signatures++;
+        }
+    }
+    pthread_mutex_unlock(&k->lock);
+    free(key);
+    if (st)
+        return st;
+    if (c->gpu)
+        return nf_gpu_execute(c->gpu, k->plan, &c->slots, inputs, outputs, stream, err);
+    return nf_host_execute(k->plan, &c->slots, c->fns, c->rows, c->work, inputs, outputs, err);
+}
+
+void nf_kernel_get_stats(const nf_kernel *k, nf_kernel_stats *s)
+{
+    memset(s, 0, sizeof *s);
+    if (!k)
+        return;
+    s->kernels = k->plan->n_kernels;
+    s->compiled_signatures = k->n_signatures;
+    s->last_compile_ms = k->last_compile_ms;
+    s->last_from_disk_cache = k->last_from_disk;
+}
+
+/* ---- dump ---------------------------------------------------------------- */
+
+/* Code for contiguous tensors of the sizes in b, as `nsafuse dump` shows it. */
+static nf_status dump_code(nf_kernel *k, const char *what, const nf_bindings *b, char **out, size_t *len,
+                           nf_error *err)
+{
+    const nf_graph *g = k->graph;
+    int64_t sym_sizes[64];
+    if (g->n_syms > 64)
+        return nf_set_error(err, NF_ERR_UNSUPPORTED, 0, 0, "more than 64 symbolic sizes");
+    nf_status st = nf_resolve_symbols(g, b, sym_sizes, err);
+    if (st)
+        return st;
+    nf_tensor *ts = calloc((size_t)(g->n_params + g->n_outputs), sizeof *ts);
+    compiled *c = calloc(1, sizeof *c);
+    if (!ts || !c) {
+        free(ts);
+        free(c);
+        return nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
+    }
+    for (int i = 0; i < g->n_params + g->n_outputs; i++) {
+        const nf_value *v = i < g->n_params ? g->params[i] : g->outputs[i - g->n_params];
+        int64_t shape[NF_MAX_DIMS];
+        nf_concrete_shape(&v->shape, sym_sizes, shape);
+        nf_tensor_init(&ts[i], NULL, v->dtype, v->shape.rank, shape);
+    }
+    c->sym_sizes = malloc(sizeof sym_sizes);
+    if (c->sym_sizes)
+        memcpy(c->sym_sizes, sym_sizes, sizeof sym_sizes);
+    st = c->sym_sizes ? build_slots(k, c, ts, ts + g->n_params, err)
+                      : nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
+    LLVMContextRef ctx = LLVMContextCreate();
+    LLVMModuleRef m = NULL;
+    if (!st)
+        st = nf_codegen_module(k->target, k->plan, &c->slots, ctx, &m, err);
+    if (!st) {
+        bool want_ptx = strcmp(what, "ptx") == 0, want_gcn = strcmp(what, "amdgcn") == 0;
+        bool want_hsaco = strcmp(what, "hsaco") == 0;
+        if ((want_ptx && k->target->kind != NF_TARGET_NVPTX) ||
+            ((want_gcn || want_hsaco) && k->target->kind != NF_TARGET_AMDGPU)) {
+            st = nf_set_error(err, NF_ERR_ARG, 0, 0, "--emit %s needs a %s target, not %s", what,
+                              want_ptx ? "NVIDIA (sm_80, sm_90)" : "AMD (gfx90a, gfx942, gfx950)", k->target->name);
+        } else if (want_ptx) {
+            st = nf_emit_ptx(m, k->target->cpu, out, err);
+        } else if (want_gcn) {
+            st = nf_emit_amdgpu_asm(m, k->target->cpu, out, err);
+        } else if (want_hsaco) {
+            void *elf = NULL;
+            size_t size = 0;
+            st = nf_emit_amdgpu_hsaco(m, k->target->cpu, &elf, &size, err);
+            *out = elf;
+            if (len)
+                *len = size;
+        } else {
+            st = nf_emit_llvm_text(m, out, err);
+        }
+        if (!st && len && !want_hsaco)
+            *len = strlen(*out);
+    }
+    if (m)
+        LLVMDisposeModule(m);
+    LLVMContextDispose(ctx);
+    free_compiled(c);
+    free(ts);
+    return st;
+}
+
+nf_status nf_kernel_dump(nf_kernel *k, const char *what, const nf_bindings *b, char **out, size_t *len,
+                         nf_error *err)
+{
+    if (!k || !what || !out)
+        return nf_set_error(err, NF_ERR_ARG, 0, 0, "nf_kernel_dump: NULL argument");
+    *out = NULL;
+    char *text = NULL;
+    if (strcmp(what, "ir") == 0)
+        text = nf_graph_print(k->graph);
+    else if (strcmp(what, "fused") == 0)
+        text = nf_plan_print(k->plan);
+    else if (strcmp(what, "llvm") == 0 || strcmp(what, "ptx") == 0 || strcmp(what, "amdgcn") == 0 ||
+             strcmp(what, "hsaco") == 0)
+        return dump_code(k, what, b, out, len, err);
+    else
+        return nf_set_error(err, NF_ERR_ARG, 0, 0, "unknown dump '%s' (ir, fused, llvm, ptx, amdgcn, hsaco)", what);
+    if (!text)
+        return nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
+    *out = text;
+    if (len)
+        *len = strlen(text);
+    return NF_OK;
+}

@@ -1,0 +1,436 @@
+/* Fused vs unfused: every example and a few hundred random graphs run
+ * through the compiler (host target) and the reference interpreter and must
+ * agree — bit for bit where the rounding sequence is the same. */
+#include "fuse/fuse.h"
+
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cmocka.h>
+
+/* ---- running a graph both ways ----------------------------------------- */
+
+typedef struct host_tensor {
+    nf_tensor t;
+    void *mem;
+} host_tensor;
+
+static void alloc_tensor(host_tensor *h, nf_dtype dt, int rank, const int64_t *shape)
+{
+    int64_t n = 1;
+    for (int d = 0; d < rank; d++)
+        n *= shape[d];
+    h->mem = calloc((size_t)(n ? n : 1), nf_dtype_size(dt));
+    assert_non_null(h->mem);
+    nf_tensor_init(&h->t, h->mem, dt, rank, shape);
+}
+
+/* How far compiled code may be from the interpreter. steps == 0: bit for
+ * bit. Otherwise the transcendental functions (a few f32 ulps from the
+ * correctly rounded double reference) and a GEMM's summation order (f32 in
+ * any order vs one rounding of an f64 sum) may each move a value across a
+ * rounding boundary of the narrowest float dtype downstream: one ulp of that
+ * dtype per inexact step, relative to the larger of 1 and the output's
+ * largest magnitude (cancellation after the step can turn relative into
+ * absolute error). */
+static double eps_of(nf_dtype dt)
+{
+    return dt == NF_BF16 ? 0x1p-8 : dt == NF_F16 ? 0x1p-11 : dt == NF_F64 ? 0x1p-50 : 0x1p-21;
+}
+
+static nf_tolerance tolerance(const nf_graph *g, nf_dtype dt, int steps, double max_abs)
+{
+    if (steps == 0)
+        return (nf_tolerance){0, 0};
+    double eps = eps_of(dt);
+    for (int i = 0; i < g->n_values; i++)
+        if (nf_dtype_is_float(g->values[i]->dtype) && g->values[i]->op != NF_OP_SCALAR &&
+            eps_of(g->values[i]->dtype) > eps)
+            eps = eps_of(g->values[i]->dtype);
+    return (nf_tolerance){steps * eps * (max_abs > 1 ? max_abs : 1), steps * eps};
+}
+
+static int inexact_steps(const nf_graph *g)
+{
+    int steps = 0;
+    for (int i = 0; i < g->n_values; i++) {
+        nf_op op = g->values[i]->op;
+        if (op == NF_OP_EXP || op == NF_OP_LOG || op == NF_OP_TANH || op == NF_OP_SIGMOID || op == NF_OP_SILU ||
+            op == NF_OP_GELU || op == NF_OP_POW || op == NF_OP_RSQRT || op == NF_OP_LINEAR || op == NF_OP_MATMUL)
+            steps += 1;
+    }
+    return steps;
+}
+
+static double max_abs(const nf_tensor *t)
+{
+    int64_t n = nf_tensor_numel(t);
+    double *v = malloc((size_t)(n ? n : 1) * sizeof *v), m = 0;
+    assert_non_null(v);
+    assert_int_equal(nf_tensor_to_f64(t, v, NULL), NF_OK);
+    for (int64_t i = 0; i < n; i++)
+        if (isfinite(v[i]) && fabs(v[i]) > m)
+            m = fabs(v[i]);
+    free(v);
+    return m;
+}
+
+static void compare_outputs(const nf_graph *g, host_tensor *got, host_tensor *want, int no, int steps,
+                            const char *what, uint64_t seed, const char *target, bool unfused);
+
+/* "cuda" when a CUDA device answers, else NULL (GPU runs are skipped). */
+static const char *gpu_target;
+
+static size_t tensor_bytes(const nf_tensor *t) { return (size_t)nf_tensor_numel(t) * nf_dtype_size(t->dtype); }
+
+/* Copies host tensors to the GPU, runs, copies the outputs back. */
+static nf_status run_on_gpu(nf_kernel *k, const nf_tensor *ins, int np, const nf_tensor *outs, int no, nf_error *err)
+{
+    nf_tensor din[8], dout[8];
+    nf_status st = NF_OK;
+    int n_in = 0, n_out = 0;
+    for (; n_in < np && !st; n_in++) {
+        din[n_in] = ins[n_in];
+        din[n_in].device = NF_DEVICE_CUDA;
+        st = nf_device_alloc(NF_DEVICE_CUDA, tensor_bytes(&ins[n_in]), &din[n_in].data, err);
+        if (!st)
+            st = nf_device_copy(din[n_in].data, NF_DEVICE_CUDA, ins[n_in].data, NF_DEVICE_HOST,
+                                tensor_bytes(&ins[n_in]), err);
+    }
+    for (; n_out < no && !st; n_out++) {
+        dout[n_out] = outs[n_out];
+        dout[n_out].device = NF_DEVICE_CUDA;
+        st = nf_device_alloc(NF_DEVICE_CUDA, tensor_bytes(&outs[n_out]), &dout[n_out].data, err);
+        if (!st) /* poisoned on the device too */
+            st = nf_device_copy(dout[n_out].data, NF_DEVICE_CUDA, outs[n_out].data, NF_DEVICE_HOST,
+                                tensor_bytes(&outs[n_out]), err);
+    }
+    if (!st)
+        st = nf_kernel_run(k, din, np, dout, no, NULL, err);
+    if (!st)
+        st = nf_device_synchronize(NF_DEVICE_CUDA, err);
+    for (int i = 0; i < no && !st; i++)
+        st = nf_device_copy(outs[i].data, NF_DEVICE_HOST, dout[i].data, NF_DEVICE_CUDA, tensor_bytes(&outs[i]), err);
+    for (int i = 0; i < n_in; i++)
+        nf_device_free(NF_DEVICE_CUDA, din[i].data);
+    for (int i = 0; i < n_out; i++)
+        nf_device_free(NF_DEVICE_CUDA, dout[i].data);
+    return st;
+}
+
+static int find_gpu(void **state)
+{
+    (void)state;
+    void *p = NULL;
+    nf_error err;
+    if (nf_device_alloc(NF_DEVICE_CUDA, 16, &p, &err) == NF_OK) {
+        nf_device_free(NF_DEVICE_CUDA, p);
+        gpu_target = "cuda";
+        printf("GPU: fused and unfused GPU runs are checked too\n");
+    } else {
+        printf("SKIP GPU part: %s\n", err.message);
+    }
+    return 0;
+}
+
+/* Runs g compiled (host; with a GPU also fused and unfused there) and in the
+ * interpreter; returns the kernels launched on the host. */
+static int check_graph(const nf_graph *g, const int64_t *sym_sizes, uint64_t seed, bool keep_fp32, const char *what)
+{
+    int np = nf_graph_num_params(g), no = nf_graph_num_outputs(g);
+    host_tensor in[8], got[8], want[8];
+    nf_bindings b = {0};
+    for (int s = 0; s < nf_graph_num_symbols(g); s++) {
+        b.names[b.n] = nf_graph_symbol(g, s);
+        b.sizes[b.n++] = sym_sizes[s];
+    }
+    nf_error err = {0};
+    for (int i = 0; i < np; i++) {
+        int rank;
+        int64_t shape[NF_MAX_DIMS];
+        assert_int_equal(nf_param_shape(g, i, &b, &rank, shape, &err), NF_OK);
+        alloc_tensor(&in[i], nf_value_dtype(nf_graph_param(g, i)), rank, shape);
+        assert_int_equal(nf_tensor_fill_random(&in[i].t, seed * 31 + (uint64_t)i, &err), NF_OK);
+    }
+    for (int i = 0; i < no; i++) {
+        int rank;
+        int64_t shape[NF_MAX_DIMS];
+        assert_int_equal(nf_output_shape(g, i, &b, &rank, shape, &err), NF_OK);
+        nf_dtype dt = nf_value_dtype(nf_graph_output(g, i));
+        alloc_tensor(&got[i], dt, rank, shape);
+        alloc_tensor(&want[i], dt, rank, shape);
+        nf_tensor_fill_poison(&got[i].t, NULL);
+        nf_tensor_fill_poison(&want[i].t, NULL);
+    }
+    nf_tensor ins[8], gots[8], wants[8];
+    for (int i = 0; i < np; i++)
+        ins[i] = in[i].t;
+    for (int i = 0; i < no; i++) {
+        gots[i] = got[i].t;
+        wants[i] = want[i].t;
+    }
+    if (nf_interpret(g, ins, np, wants, no, &err) != NF_OK)
+        fail_msg("%s (seed %llu): interpreter: %s", what, (unsigned long long)seed, err.message);
+    int steps = keep_fp32 ? 1000 : inexact_steps(g);
+    int kernels = -1;
+    for (int run = 0; run < 3; run++) {
+        /* the host, then (with a GPU) fused and unfused on the GPU */
+        const char *target = run == 0 ? "host" : gpu_target;
+        if (!target)
+            break;
+        for (int i = 0; i < no; i++)
+            nf_tensor_fill_poison(&got[i].t, NULL);
+        nf_compile_options o;
+        nf_compile_options_init(&o);
+        o.keep_fp32 = keep_fp32;
+        o.unfused = run == 2;
+        o.target = target;
+        nf_kernel *k = NULL;
+        nf_status st = nf_compile(g, &o, &k, &err);
+        if (!st)
+            st = run == 0 ? nf_kernel_run(k, ins, np, gots, no, NULL, &err) : run_on_gpu(k, ins, np, gots, no, &err);
+        if (st) {
+            char *text = nf_graph_print(g);
+            fail_msg("%s (seed %llu, %s%s): %s\n%s", what, (unsigned long long)seed, target,
+                     run == 2 ? ", unfused" : "", err.message, text);
+        }
+        nf_kernel_stats stats;
+        nf_kernel_get_stats(k, &stats);
+        if (run == 0)
+            kernels = stats.kernels;
+        nf_kernel_free(k);
+        compare_outputs(g, got, want, no, run == 2 ? inexact_steps(g) : steps, what, seed, target, run == 2);
+    }
+    for (int i = 0; i < np; i++)
+        free(in[i].mem);
+    for (int i = 0; i < no; i++) {
+        free(got[i].mem);
+        free(want[i].mem);
+    }
+    return kernels;
+}
+
+static void compare_outputs(const nf_graph *g, host_tensor *got, host_tensor *want, int no, int steps,
+                            const char *what, uint64_t seed, const char *target, bool unfused)
+{
+    nf_error err;
+    for (int i = 0; i < no; i++) {
+        nf_compare_result r;
+        nf_tolerance tol = tolerance(g, want[i].t.dtype, steps, max_abs(&want[i].t));
+        assert_int_equal(nf_tensor_compare(&got[i].t, &want[i].t, tol, &r, &err), NF_OK);
+        if (r.n_mismatch) {
+            char *text = nf_graph_print(g);
+            fail_msg("%s (seed %llu, %s%s): output %d differs at %lld of %lld elements: first at flat index %lld: "
+                     "compiled %.9g, interpreter %.9g (tolerance atol %g rtol %g)\n%s",
+                     what, (unsigned long long)seed, target, unfused ? ", unfused" : "", i, (long long)r.n_mismatch,
+                     (long long)nf_tensor_numel(&want[i].t), (long long)r.first_mismatch, r.first_got,
+                     r.first_want, tol.atol, tol.rtol, text);
+        }
+    }
+}
+
+/* ---- the examples ------------------------------------------------------- */
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    *len = n > 0 ? (size_t)n : 0;
+    return buf;
+}
+
+static void examples_fuse_to_one_kernel_and_agree(void **state)
+{
+    (void)state;
+    const char *files[] = {"examples/nsa/logits_head_gate.nf", "examples/nsa/project_and_scale_head_gates.nf"};
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", NF_SOURCE_ROOT, files[f]);
+        size_t len = 0;
+        char *text = read_file(path, &len);
+        assert_non_null(text);
+        nf_error err;
+        char *names = nf_graph_list(text, len, &err);
+        assert_non_null(names);
+        for (char *name = strtok(names, "\n"); name; name = strtok(NULL, "\n")) {
+            nf_graph *g = nf_graph_parse(text, len, path, name, &err);
+            if (!g)
+                fail_msg("%s: %s", path, err.message);
+            const int64_t sizes[][1] = {{1}, {7}, {33}};
+            for (int t = 0; t < 3; t++) {
+                for (int keep = 0; keep < 2; keep++) {
+                    int kernels = check_graph(g, sizes[t], 1000 + (uint64_t)t, keep, name);
+                    if (kernels != 1)
+                        fail_msg("%s: %d kernels, expected 1", name, kernels);
+                }
+            }
+            printf("example %s: 1 kernel, agrees with the interpreter at T = 1, 7, 33\n", name);
+            nf_graph_free(g);
+        }
+        free(names);
+        free(text);
+    }
+}
+
+/* ---- random graphs -------------------------------------------------------- */
+
+static uint64_t rng_state;
+static uint64_t rnd(void)
+{
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static int pick(int n) { return (int)(rnd() % (uint64_t)n); }
+
+typedef struct gen_value {
+    nf_value *v;
+    int rank;
+    int64_t shape[NF_MAX_DIMS];
+} gen_value;
+
+static bool broadcastable(const gen_value *a, const gen_value *b)
+{
+    for (int i = 1; i <= a->rank && i <= b->rank; i++) {
+        int64_t x = a->shape[a->rank - i], y = b->shape[b->rank - i];
+        if (x != y && x != 1 && y != 1)
+            return false;
+    }
+    return true;
+}
+
+static void broadcast(const gen_value *a, const gen_value *b, gen_value *out)
+{
+    out->rank = a->rank > b->rank ? a->rank : b->rank;
+    for (int i = 1; i <= out->rank; i++) {
+        int64_t x = i <= a->rank ? a->shape[a->rank - i] : 1, y = i <= b->rank ? b->shape[b->rank - i] : 1;
+        out->shape[out->rank - i] = x == 1 ? y : x;
+    }
+}
+
+static const nf_op unary_ops[] = {NF_OP_NEG, NF_OP_ABS, NF_OP_RELU, NF_OP_SQRT, NF_OP_EXP, NF_OP_TANH,
+                                  NF_OP_SIGMOID, NF_OP_SILU, NF_OP_GELU, NF_OP_LOG, NF_OP_RSQRT};
+static const nf_op binary_ops[] = {NF_OP_ADD, NF_OP_SUB, NF_OP_MUL, NF_OP_DIV, NF_OP_MAX, NF_OP_MIN};
+static const nf_dtype float_types[] = {NF_F32, NF_BF16, NF_F16};
+static const int64_t sizes[] = {1, 7, 33, 64, 129};
+
+static nf_graph *random_graph(int *n_ops_out)
+{
+    nf_graph *g = nf_graph_new("random");
+    gen_value pool[32];
+    int n = 0;
+    int n_params = 1 + pick(3);
+    int base_rank = 1 + pick(3);
+    int64_t base[3];
+    for (int d = 0; d < base_rank; d++)
+        base[d] = sizes[pick(5)];
+    for (int i = 0; i < n_params; i++) {
+        gen_value *p = &pool[n++];
+        p->rank = base_rank - pick(base_rank); /* a suffix of the base shape, maybe with ones */
+        nf_dim dims[NF_MAX_DIMS];
+        for (int d = 0; d < p->rank; d++) {
+            p->shape[d] = pick(4) == 0 ? 1 : base[base_rank - p->rank + d];
+            dims[d] = (nf_dim){p->shape[d], NULL};
+        }
+        char name[8];
+        snprintf(name, sizeof name, "p%d", i);
+        p->v = nf_param(g, name, float_types[pick(3)], p->rank, dims);
+    }
+    int n_ops = 2 + pick(7);
+    for (int i = 0; i < n_ops && n < 32; i++) {
+        gen_value *a = &pool[n - 1 - pick(n > 3 ? 3 : n)];
+        gen_value *r = &pool[n];
+        *r = *a;
+        switch (pick(8)) {
+        case 0: case 1: case 2: {
+            nf_value *x = a->v;
+            nf_op op = unary_ops[pick(sizeof unary_ops / sizeof unary_ops[0])];
+            if (op == NF_OP_LOG || op == NF_OP_SQRT || op == NF_OP_RSQRT) /* keep operands positive */
+                x = nf_binary(g, NF_OP_ADD, nf_unary(g, NF_OP_ABS, x), nf_scalar(g, 0.5));
+            r->v = nf_unary(g, op, x);
+            break;
+        }
+        case 3: case 4: case 5: {
+            nf_op op = binary_ops[pick(sizeof binary_ops / sizeof binary_ops[0])];
+            gen_value *b = &pool[pick(n)];
+            if (op == NF_OP_DIV || !broadcastable(a, b) || pick(4) == 0) {
+                r->v = nf_binary(g, op, a->v, nf_scalar(g, op == NF_OP_DIV ? 3.0 : 0.3 + pick(10) * 0.25));
+            } else {
+                broadcast(a, b, r);
+                r->v = nf_binary(g, op, a->v, b->v);
+            }
+            break;
+        }
+        case 6:
+            r->v = nf_cast(g, a->v, float_types[pick(3)]);
+            break;
+        default:
+            if (a->rank >= 2 && pick(2)) {
+                r->v = nf_transpose(g, a->v, 0, -1);
+                r->shape[0] = a->shape[a->rank - 1];
+                r->shape[a->rank - 1] = a->shape[0];
+            } else if (a->rank >= 1 && a->shape[a->rank - 1] >= 3 && pick(2)) {
+                r->v = nf_slice(g, a->v, -1, 1, INT64_MAX, 2);
+                r->shape[a->rank - 1] = (a->shape[a->rank - 1] - 1 + 1) / 2;
+            } else if (a->rank < 4) {
+                r->v = nf_unsqueeze(g, a->v, 0);
+                memmove(r->shape + 1, a->shape, (size_t)a->rank * sizeof r->shape[0]);
+                r->shape[0] = 1;
+                r->rank = a->rank + 1;
+            } else {
+                r->v = nf_unary(g, NF_OP_NEG, a->v);
+            }
+        }
+        n++;
+    }
+    nf_value *outs[2] = {pool[n - 1].v, pool[n_params + pick(n - n_params)].v};
+    nf_graph_return(g, outs[0] == outs[1] || pick(2) ? 1 : 2, outs);
+    *n_ops_out = n_ops;
+    return g;
+}
+
+static void random_graphs_agree(void **state)
+{
+    (void)state;
+    uint64_t seed = getenv("NF_TEST_SEED") ? strtoull(getenv("NF_TEST_SEED"), NULL, 0) : (uint64_t)time(NULL);
+    printf("random graphs: seed %llu (rerun with NF_TEST_SEED=%llu)\n", (unsigned long long)seed,
+           (unsigned long long)seed);
+    int count = getenv("NF_TEST_GRAPHS") ? atoi(getenv("NF_TEST_GRAPHS")) : 300;
+    for (int i = 0; i < count; i++) {
+        rng_state = seed + (uint64_t)i * 7919;
+        int n_ops;
+        nf_graph *g = random_graph(&n_ops);
+        const nf_error *e = nf_graph_error(g);
+        if (e)
+            fail_msg("generator built a bad graph (seed %llu, graph %d): %s", (unsigned long long)seed, i, e->message);
+        char what[64];
+        snprintf(what, sizeof what, "random graph %d", i);
+        check_graph(g, NULL, seed + (uint64_t)i, false, what);
+        nf_graph_free(g);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(examples_fuse_to_one_kernel_and_agree),
+        cmocka_unit_test(random_graphs_agree),
+    };
+    return cmocka_run_group_tests(tests, find_gpu, NULL);
+}
