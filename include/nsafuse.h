@@ -15,6 +15,13 @@
 extern "C" {
 #endif
 
+/* Exported from libnsafuse.so; everything else stays inside. */
+#if defined(__GNUC__)
+#define NF_API __attribute__((visibility("default")))
+#else
+#define NF_API
+#endif
+
 #define NF_VERSION_STRING "0.1.0"
 #define NF_MAX_DIMS 8
 
@@ -34,8 +41,8 @@ typedef enum nf_status {
 } nf_status;
 
 /* Categories for exit codes: user errors vs environment errors. */
-bool nf_status_is_user_error(nf_status s);
-const char *nf_status_name(nf_status s);
+NF_API bool nf_status_is_user_error(nf_status s);
+NF_API const char *nf_status_name(nf_status s);
 
 typedef struct nf_error {
     nf_status status;
@@ -58,10 +65,10 @@ typedef enum nf_dtype {
     NF_DTYPE_NONE = -1,
 } nf_dtype;
 
-const char *nf_dtype_name(nf_dtype t);      /* "bf16", ... */
-size_t nf_dtype_size(nf_dtype t);           /* bytes per element */
-bool nf_dtype_is_float(nf_dtype t);
-bool nf_dtype_from_name(const char *name, size_t len, nf_dtype *out);
+NF_API const char *nf_dtype_name(nf_dtype t);      /* "bf16", ... */
+NF_API size_t nf_dtype_size(nf_dtype t);           /* bytes per element */
+NF_API bool nf_dtype_is_float(nf_dtype t);
+NF_API bool nf_dtype_from_name(const char *name, size_t len, nf_dtype *out);
 
 /* ---- tensors (DLPack-compatible plain struct) ---------------------------- */
 
@@ -79,8 +86,8 @@ typedef struct nf_tensor {
 } nf_tensor;
 
 /* Fills shape and contiguous (row-major) strides. */
-void nf_tensor_init(nf_tensor *t, void *data, nf_dtype dtype, int rank, const int64_t *shape);
-int64_t nf_tensor_numel(const nf_tensor *t);
+NF_API void nf_tensor_init(nf_tensor *t, void *data, nf_dtype dtype, int rank, const int64_t *shape);
+NF_API int64_t nf_tensor_numel(const nf_tensor *t);
 
 /* ---- graphs -------------------------------------------------------------- */
 
@@ -100,52 +107,52 @@ typedef enum nf_op {
     NF_OP_COUNT
 } nf_op;
 
-const char *nf_op_name(nf_op op);
+NF_API const char *nf_op_name(nf_op op);
 
 /* Building. The builder is sticky: after the first error every call returns
  * NULL and nf_graph_error() reports that first error. */
-nf_graph *nf_graph_new(const char *name);
-void nf_graph_free(nf_graph *g);
-const nf_error *nf_graph_error(const nf_graph *g); /* NULL when fine */
-const char *nf_graph_name(const nf_graph *g);
+NF_API nf_graph *nf_graph_new(const char *name);
+NF_API void nf_graph_free(nf_graph *g);
+NF_API const nf_error *nf_graph_error(const nf_graph *g); /* NULL when fine */
+NF_API const char *nf_graph_name(const nf_graph *g);
 
-nf_value *nf_param(nf_graph *g, const char *name, nf_dtype dtype, int rank, const nf_dim *dims);
-nf_value *nf_scalar(nf_graph *g, double value);    /* a Python float literal */
-nf_value *nf_scalar_int(nf_graph *g, int64_t value); /* a Python int literal */
+NF_API nf_value *nf_param(nf_graph *g, const char *name, nf_dtype dtype, int rank, const nf_dim *dims);
+NF_API nf_value *nf_scalar(nf_graph *g, double value);    /* a Python float literal */
+NF_API nf_value *nf_scalar_int(nf_graph *g, int64_t value); /* a Python int literal */
 
-nf_value *nf_unary(nf_graph *g, nf_op op, nf_value *a);  /* neg abs exp ... gelu */
-nf_value *nf_binary(nf_graph *g, nf_op op, nf_value *a, nf_value *b);
-nf_value *nf_gelu(nf_graph *g, nf_value *a, bool approximate_tanh);
-nf_value *nf_cast(nf_graph *g, nf_value *a, nf_dtype dtype);
-nf_value *nf_unsqueeze(nf_graph *g, nf_value *a, int64_t dim);
-nf_value *nf_squeeze(nf_graph *g, nf_value *a, int64_t dim);
-nf_value *nf_transpose(nf_graph *g, nf_value *a, int64_t d0, int64_t d1);
+NF_API nf_value *nf_unary(nf_graph *g, nf_op op, nf_value *a);  /* neg abs exp ... gelu */
+NF_API nf_value *nf_binary(nf_graph *g, nf_op op, nf_value *a, nf_value *b);
+NF_API nf_value *nf_gelu(nf_graph *g, nf_value *a, bool approximate_tanh);
+NF_API nf_value *nf_cast(nf_graph *g, nf_value *a, nf_dtype dtype);
+NF_API nf_value *nf_unsqueeze(nf_graph *g, nf_value *a, int64_t dim);
+NF_API nf_value *nf_squeeze(nf_graph *g, nf_value *a, int64_t dim);
+NF_API nf_value *nf_transpose(nf_graph *g, nf_value *a, int64_t d0, int64_t d1);
 /* end is clamped as Python slicing does; step >= 1 */
-nf_value *nf_slice(nf_graph *g, nf_value *a, int64_t dim, int64_t start, int64_t end, int64_t step);
+NF_API nf_value *nf_slice(nf_graph *g, nf_value *a, int64_t dim, int64_t start, int64_t end, int64_t step);
 /* out_dtype NF_DTYPE_NONE: the inputs' dtype */
-nf_value *nf_linear(nf_graph *g, nf_value *x, nf_value *w, nf_dtype out_dtype);
-nf_value *nf_matmul(nf_graph *g, nf_value *a, nf_value *b, bool trans_b, nf_dtype out_dtype);
+NF_API nf_value *nf_linear(nf_graph *g, nf_value *x, nf_value *w, nf_dtype out_dtype);
+NF_API nf_value *nf_matmul(nf_graph *g, nf_value *a, nf_value *b, bool trans_b, nf_dtype out_dtype);
 /* Names a value (for printing); NULL name clears. Returns v. */
-nf_value *nf_name(nf_graph *g, nf_value *v, const char *name);
-nf_status nf_graph_return(nf_graph *g, int n, nf_value *const *values);
+NF_API nf_value *nf_name(nf_graph *g, nf_value *v, const char *name);
+NF_API nf_status nf_graph_return(nf_graph *g, int n, nf_value *const *values);
 
 /* Text. Parses the graph named graph_name (NULL: the first) from text.
  * filename only labels messages. On error returns NULL and fills err. */
-nf_graph *nf_graph_parse(const char *text, size_t len, const char *filename,
+NF_API nf_graph *nf_graph_parse(const char *text, size_t len, const char *filename,
                          const char *graph_name, nf_error *err);
 /* Names of the graphs in a file, newline-separated, malloc'd. */
-char *nf_graph_list(const char *text, size_t len, nf_error *err);
+NF_API char *nf_graph_list(const char *text, size_t len, nf_error *err);
 /* Text form of a graph with every type written out. malloc'd; free with free(). */
-char *nf_graph_print(const nf_graph *g);
+NF_API char *nf_graph_print(const nf_graph *g);
 
 /* Introspection. */
-int nf_graph_num_params(const nf_graph *g);
-int nf_graph_num_outputs(const nf_graph *g);
-const nf_value *nf_graph_param(const nf_graph *g, int i);
-const nf_value *nf_graph_output(const nf_graph *g, int i);
-nf_dtype nf_value_dtype(const nf_value *v);
-int nf_value_rank(const nf_value *v);
-const char *nf_value_name(const nf_value *v);
+NF_API int nf_graph_num_params(const nf_graph *g);
+NF_API int nf_graph_num_outputs(const nf_graph *g);
+NF_API const nf_value *nf_graph_param(const nf_graph *g, int i);
+NF_API const nf_value *nf_graph_output(const nf_graph *g, int i);
+NF_API nf_dtype nf_value_dtype(const nf_value *v);
+NF_API int nf_value_rank(const nf_value *v);
+NF_API const char *nf_value_name(const nf_value *v);
 
 /* ---- symbolic sizes ------------------------------------------------------ */
 
@@ -156,17 +163,17 @@ typedef struct nf_bindings {
 } nf_bindings;
 
 /* Symbols of the graph, in order of first appearance. */
-int nf_graph_num_symbols(const nf_graph *g);
-const char *nf_graph_symbol(const nf_graph *g, int i);
+NF_API int nf_graph_num_symbols(const nf_graph *g);
+NF_API const char *nf_graph_symbol(const nf_graph *g, int i);
 
 /* Binds the graph's symbols from its inputs' shapes (and checks every fixed
  * size); symbols already in b are kept and checked. */
-nf_status nf_bind_from_inputs(const nf_graph *g, const nf_tensor *inputs, int n_inputs,
+NF_API nf_status nf_bind_from_inputs(const nf_graph *g, const nf_tensor *inputs, int n_inputs,
                               nf_bindings *b, nf_error *err);
 /* Concrete shape of a parameter or output under bindings. */
-nf_status nf_param_shape(const nf_graph *g, int i, const nf_bindings *b, int *rank,
+NF_API nf_status nf_param_shape(const nf_graph *g, int i, const nf_bindings *b, int *rank,
                          int64_t *shape, nf_error *err);
-nf_status nf_output_shape(const nf_graph *g, int i, const nf_bindings *b, int *rank,
+NF_API nf_status nf_output_shape(const nf_graph *g, int i, const nf_bindings *b, int *rank,
                           int64_t *shape, nf_error *err);
 
 /* ---- the reference interpreter ------------------------------------------ */
@@ -174,16 +181,16 @@ nf_status nf_output_shape(const nf_graph *g, int i, const nf_bindings *b, int *r
 /* Runs the graph op by op on the CPU, storing every intermediate in its dtype
  * as PyTorch eager does. Inputs and outputs are host tensors with any strides;
  * outputs must have the output shapes and dtypes. */
-nf_status nf_interpret(const nf_graph *g, const nf_tensor *inputs, int n_inputs,
+NF_API nf_status nf_interpret(const nf_graph *g, const nf_tensor *inputs, int n_inputs,
                        const nf_tensor *outputs, int n_outputs, nf_error *err);
 
 /* ---- host tensor utilities (tests, the CLI, benchmarks) ----------------- */
 
 /* Fills a host tensor with seeded random data, never zero: floats uniform in
  * +-[0.0625, 1] (rounded to the dtype), integers in +-[1, 8], bools random. */
-nf_status nf_tensor_fill_random(const nf_tensor *t, uint64_t seed, nf_error *err);
+NF_API nf_status nf_tensor_fill_random(const nf_tensor *t, uint64_t seed, nf_error *err);
 /* Poisons a host tensor: NaN for floats, a sentinel for integers. */
-nf_status nf_tensor_fill_poison(const nf_tensor *t, nf_error *err);
+NF_API nf_status nf_tensor_fill_poison(const nf_tensor *t, nf_error *err);
 
 typedef struct nf_tolerance {
     double atol, rtol; /* pass when |got - want| <= atol + rtol * |want|; NaN == NaN */
@@ -196,12 +203,17 @@ typedef struct nf_compare_result {
     double first_got, first_want;
 } nf_compare_result;
 
-nf_status nf_tensor_compare(const nf_tensor *got, const nf_tensor *want, nf_tolerance tol,
+/* The tolerance within which compiled code matches the interpreter on output
+ * `output` of g (derived in docs/FUSION.md): zero where the rounding sequence
+ * is the same. max_abs: the reference output's largest finite magnitude. */
+NF_API nf_tolerance nf_graph_tolerance(const nf_graph *g, int output, double max_abs);
+
+NF_API nf_status nf_tensor_compare(const nf_tensor *got, const nf_tensor *want, nf_tolerance tol,
                             nf_compare_result *res, nf_error *err);
 /* Copies a host tensor's elements in row-major logical order into out
  * (nf_tensor_numel(t) doubles): exact for every float dtype, integers rounded
  * to double, bools 0 or 1. For printing and summaries. */
-nf_status nf_tensor_to_f64(const nf_tensor *t, double *out, nf_error *err);
+NF_API nf_status nf_tensor_to_f64(const nf_tensor *t, double *out, nf_error *err);
 
 /* ---- compiling and running ---------------------------------------------- */
 
@@ -212,22 +224,22 @@ typedef struct nf_compile_options {
     bool unfused;       /* every op its own kernel: the eager baseline */
 } nf_compile_options;
 
-void nf_compile_options_init(nf_compile_options *o);
+NF_API void nf_compile_options_init(nf_compile_options *o);
 
 /* A compiled graph. Code is generated per concrete signature (sizes, strides,
  * dtypes) on first use and cached; nf_kernel_run is safe from several threads. */
 typedef struct nf_kernel nf_kernel;
 
-nf_status nf_compile(const nf_graph *g, const nf_compile_options *o, nf_kernel **out, nf_error *err);
-void nf_kernel_free(nf_kernel *k);
+NF_API nf_status nf_compile(const nf_graph *g, const nf_compile_options *o, nf_kernel **out, nf_error *err);
+NF_API void nf_kernel_free(nf_kernel *k);
 /* Runs on tensors of the target's device; stream is the caller's CUstream /
  * hipStream_t (NULL: the default stream), ignored on the host. */
-nf_status nf_kernel_run(nf_kernel *k, const nf_tensor *inputs, int n_inputs, const nf_tensor *outputs,
+NF_API nf_status nf_kernel_run(nf_kernel *k, const nf_tensor *inputs, int n_inputs, const nf_tensor *outputs,
                         int n_outputs, void *stream, nf_error *err);
 
 /* What `nsafuse dump` prints: what is "ir", "fused", "llvm", "ptx", "amdgcn"
  * (text) or "hsaco" (binary), for the sizes in b. *out is malloc'd. */
-nf_status nf_kernel_dump(nf_kernel *k, const char *what, const nf_bindings *b, char **out, size_t *len,
+NF_API nf_status nf_kernel_dump(nf_kernel *k, const char *what, const nf_bindings *b, char **out, size_t *len,
                          nf_error *err);
 
 typedef struct nf_kernel_stats {
@@ -236,16 +248,16 @@ typedef struct nf_kernel_stats {
     double last_compile_ms; /* codegen + load of the last signature compiled */
     bool last_from_disk_cache; /* it was loaded from the disk cache: no LLVM, no driver JIT */
 } nf_kernel_stats;
-void nf_kernel_get_stats(const nf_kernel *k, nf_kernel_stats *s);
+NF_API void nf_kernel_get_stats(const nf_kernel *k, nf_kernel_stats *s);
 
 /* ---- device memory (for hosts without their own framework) -------------- */
 
 /* device: NF_DEVICE_HOST, or the kind matching the target. */
-nf_status nf_device_alloc(nf_device_kind device, size_t bytes, void **ptr, nf_error *err);
-void nf_device_free(nf_device_kind device, void *ptr);
-nf_status nf_device_copy(void *dst, nf_device_kind dst_device, const void *src, nf_device_kind src_device,
+NF_API nf_status nf_device_alloc(nf_device_kind device, size_t bytes, void **ptr, nf_error *err);
+NF_API void nf_device_free(nf_device_kind device, void *ptr);
+NF_API nf_status nf_device_copy(void *dst, nf_device_kind dst_device, const void *src, nf_device_kind src_device,
                          size_t bytes, nf_error *err);
-nf_status nf_device_synchronize(nf_device_kind device, nf_error *err);
+NF_API nf_status nf_device_synchronize(nf_device_kind device, nf_error *err);
 
 /* ---- the disk cache of compiled kernels ---------------------------------- */
 
@@ -254,9 +266,9 @@ nf_status nf_device_synchronize(nf_device_kind device, nf_error *err);
 /* A listing for people: the directory, then one entry a line (name, size in
  * bytes, modification time, UTC). *text is malloc'd. A missing directory is
  * an empty cache. */
-nf_status nf_cache_list(char **text, nf_error *err);
+NF_API nf_status nf_cache_list(char **text, nf_error *err);
 /* Removes every entry (only files ending in ".nfk"; nothing else is touched). */
-nf_status nf_cache_clear(nf_error *err);
+NF_API nf_status nf_cache_clear(nf_error *err);
 
 #ifdef __cplusplus
 }

@@ -110,8 +110,8 @@ nf_status cli_print_summary(FILE *f, const nf_tensor *t, nf_error *err);
 /* A value's printed name: "%o", or "output 0" when it has none. */
 void cli_value_label(const nf_value *v, const char *kind, int i, char *buf, size_t n);
 
-/* The --check tolerance for an output dtype (see host_tensors.c). */
-nf_tolerance cli_tolerance(nf_dtype t);
+/* The --check tolerance for output i given the reference (see host_tensors.c). */
+nf_tolerance cli_tolerance(const nf_graph *g, int i, const nf_tensor *want);
 
 /* ---- verbs --------------------------------------------------------------- */
 

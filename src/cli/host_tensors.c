@@ -7,28 +7,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Tolerance of `run --check` for an output of dtype t: |got - want| <=
- * atol + rtol * |want| with atol = rtol = about one rounding step of t.
- * Bit-exact would be wrong: the fused code may evaluate transcendentals and
- * sum GEMMs in another order than the reference. Values (per dtype):
- *   bf16 2^-8, f16 2^-11 (the unit roundoff of 8 and 11 significand bits),
- *   f32 4 * 2^-23, f64 4 * 2^-52 (a few ulps for longer chains computed at
- *   full precision), f8e4m3 2^-3 (one ulp at 1), integers and bool 0.
- * A narrow rounding inside the chain (a bf16 GEMM result cast to f32) is not
- * covered: a different summation order can move it by one bf16 ulp. Per-graph
- * derived bounds will replace this table. */
-nf_tolerance cli_tolerance(nf_dtype t)
+/* Tolerance of `run --check` for output i: the library's bound for this
+ * graph (nf_graph_tolerance, derived in docs/FUSION.md) at the reference's
+ * largest finite magnitude. Zero where the rounding sequence is the same. */
+nf_tolerance cli_tolerance(const nf_graph *g, int i, const nf_tensor *want)
 {
-    double e;
-    switch (t) {
-    case NF_BF16: e = 0x1p-8; break;
-    case NF_F16: e = 0x1p-11; break;
-    case NF_F32: e = 4 * 0x1p-23; break;
-    case NF_F64: e = 4 * 0x1p-52; break;
-    case NF_F8E4M3: e = 0x1p-3; break;
-    default: e = 0; break;
+    int64_t n = nf_tensor_numel(want);
+    double *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v), max_abs = 0;
+    if (!v || nf_tensor_to_f64(want, v, NULL) != NF_OK) {
+        free(v);
+        return nf_graph_tolerance(g, i, INFINITY); /* cannot measure: the widest bound */
     }
-    return (nf_tolerance){e, e};
+    for (int64_t k = 0; k < n; k++)
+        if (isfinite(v[k]) && fabs(v[k]) > max_abs)
+            max_abs = fabs(v[k]);
+    free(v);
+    return nf_graph_tolerance(g, i, max_abs);
 }
 
 /* Seed of input i: splitmix64's finalizer over (seed, i), so that inputs get

@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include <stdarg.h>
+#include <string.h>
 
 nf_status cli_error(nf_error *err, nf_status s, const char *fmt, ...)
 {
@@ -47,7 +48,10 @@ int cli_report(const char *verb, const char *file, const nf_error *err)
         return cli_exit_status(s);
     }
     char h[128] = "";
-    if (hint(s))
+    /* The library's message may already say it (a missing driver names the
+     * host target); say it once. */
+    bool already_said = s == NF_ERR_NO_DEVICE && strstr(msg, "host");
+    if (hint(s) && !already_said)
         snprintf(h, sizeof h, " (%s)", hint(s));
     else if (s == NF_ERR_ARG)
         snprintf(h, sizeof h, " (see nsafuse %s --help)", verb);

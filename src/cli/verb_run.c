@@ -83,7 +83,7 @@ static int check_outputs(run_state *r, nf_error *err)
     int n_failed = 0;
     for (int i = 0; i < r->out.n; i++) {
         const nf_tensor *got = &r->out.host[i], *want = &r->ref.host[i];
-        nf_tolerance tol = cli_tolerance(got->dtype);
+        nf_tolerance tol = cli_tolerance(r->g, i, want);
         nf_compare_result res;
         if (nf_tensor_compare(got, want, tol, &res, err) != NF_OK)
             return -1;
@@ -136,9 +136,9 @@ int cli_verb_run(const cli_args *a)
         fflush(stdout);
         if (n_failed) {
             fprintf(stderr,
-                    "nsafuse run: error: %d output%s of %s from the reference (seed %llu); compare with "
-                    "--unfused and inspect with nsafuse dump --emit fused\n",
-                    n_failed, n_failed > 1 ? "s differ" : " differs", nf_graph_name(r.g), (unsigned long long)a->seed);
+                    "nsafuse run: error: graph %s: %d output%s outside the tolerance of the reference (seed %llu); "
+                    "compare with --unfused and inspect with nsafuse dump --emit fused\n",
+                    nf_graph_name(r.g), n_failed, n_failed > 1 ? "s" : "", (unsigned long long)a->seed);
             status = CLI_EXIT_USER;
         }
     }

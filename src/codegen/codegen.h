@@ -37,6 +37,7 @@ typedef struct nf_slots {
     nf_layout *layout;      /* by slot: concrete shape, strides, offset (elements) */
     int *first_slot;        /* by value id: -1 when the value is not in memory */
     const int64_t *sym_sizes; /* by symbol id */
+    bool aligned16;           /* every buffer starts at a multiple of 16 bytes */
 } nf_slots;
 
 /* A value's concrete shape under the signature's symbol sizes. */
@@ -95,8 +96,10 @@ nf_status nf_host_emit_kernel(LLVMModuleRef m, const nf_plan *p, int index, cons
 enum { NF_GPU_BLOCK = 256 };
 nf_status nf_gpu_emit_kernel(const nf_target *t, LLVMModuleRef m, const nf_plan *p, int index, const nf_slots *s,
                              nf_error *err);
-/* Threads a GPU kernel needs (elements, or M * N for a GEMM). */
+/* Threads a GPU kernel needs: elements / vector width, or M * N for a GEMM. */
 int64_t nf_gpu_work_items(const nf_fused_kernel *k, const nf_slots *s);
+/* Consecutive elements one thread of an elementwise kernel handles. */
+int nf_gpu_vector_width(const nf_fused_kernel *k, const nf_slots *s);
 
 /* The work a kernel splits over threads or blocks: elements (elementwise)
  * or rows of M (GEMM). */

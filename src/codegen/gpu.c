@@ -44,9 +44,10 @@ static void mark_kernel(const nf_target *t, LLVMValueRef fn)
     if (t->kind == NF_TARGET_AMDGPU) {
         char v[32];
         snprintf(v, sizeof v, "1,%d", NF_GPU_BLOCK);
+        static const char key[] = "amdgpu-flat-work-group-size";
         LLVMContextRef c = LLVMGetTypeContext(LLVMTypeOf(fn));
         LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
-                                LLVMCreateStringAttribute(c, "amdgpu-flat-work-group-size", 26, v, (unsigned)strlen(v)));
+                                LLVMCreateStringAttribute(c, key, sizeof key - 1, v, (unsigned)strlen(v)));
     }
 }
 
@@ -77,6 +78,54 @@ static void store_all(LLVMBuilderRef b, LLVMContextRef c, nf_body *body, const n
         nf_slots_shape(s, v, shape);
         unflatten(b, c, flat, v->shape.rank, shape, idx);
         nf_body_store_output(body, v, idx);
+    }
+}
+
+int nf_gpu_vector_width(const nf_fused_kernel *k, const nf_slots *s)
+{
+    if (k->kind != NF_KERNEL_ELEMENTWISE || k->outputs[0]->shape.rank == 0)
+        return 1;
+    size_t smallest = 8;
+    for (int i = 0; i < k->n_inputs; i++)
+        if (nf_dtype_size(k->inputs[i]->dtype) < smallest)
+            smallest = nf_dtype_size(k->inputs[i]->dtype);
+    for (int i = 0; i < k->n_outputs; i++)
+        if (nf_dtype_size(k->outputs[i]->dtype) < smallest)
+            smallest = nf_dtype_size(k->outputs[i]->dtype);
+    int64_t shape[NF_MAX_DIMS];
+    nf_slots_shape(s, k->outputs[0], shape);
+    int64_t inner = shape[k->outputs[0]->shape.rank - 1];
+    int v = (int)(16 / smallest);
+    if (v > 8)
+        v = 8;
+    while (v > 1 && inner % v != 0)
+        v /= 2; /* the elements of one thread stay in one row */
+    return v;
+}
+
+/* V consecutive elements of one row: the same row index, columns c..c+V-1,
+ * so loads and stores of neighbouring elements can merge into vectors. */
+static void emit_elementwise_thread(LLVMBuilderRef b, LLVMContextRef c, nf_body *body, const nf_fused_kernel *k,
+                                    const nf_slots *s, LLVMValueRef thread)
+{
+    int v = nf_gpu_vector_width(k, s);
+    if (v == 1) {
+        store_all(b, c, body, k, s, thread);
+        return;
+    }
+    int rank = k->outputs[0]->shape.rank;
+    int64_t shape[NF_MAX_DIMS];
+    nf_slots_shape(s, k->outputs[0], shape);
+    LLVMValueRef flat = LLVMBuildMul(b, thread, i64c(c, v), "");
+    LLVMValueRef idx[NF_MAX_DIMS];
+    LLVMValueRef row = LLVMBuildUDiv(b, flat, i64c(c, shape[rank - 1]), "");
+    LLVMValueRef col = LLVMBuildURem(b, flat, i64c(c, shape[rank - 1]), "");
+    unflatten(b, c, row, rank - 1, shape, idx);
+    for (int j = 0; j < v; j++) {
+        idx[rank - 1] = LLVMBuildAdd(b, col, i64c(c, j), "");
+        nf_body_reset(body);
+        for (int i = 0; i < k->n_outputs; i++)
+            nf_body_store_output(body, k->outputs[i], idx);
     }
 }
 
@@ -148,6 +197,8 @@ nf_status nf_gpu_emit_kernel(const nf_target *t, LLVMModuleRef m, const nf_plan 
     for (int i = 0; i < s->n; i++) {
         ptrs[i] = LLVMGetParam(fn, (unsigned)i);
         LLVMAddAttributeAtIndex(fn, (unsigned)i + 1, LLVMCreateEnumAttribute(c, LLVMGetEnumAttributeKindForName("noalias", 7), 0));
+        if (s->aligned16) /* lets LLVM merge neighbouring elements into 16-byte loads and stores */
+            LLVMAddAttributeAtIndex(fn, (unsigned)i + 1, LLVMCreateEnumAttribute(c, LLVMGetEnumAttributeKindForName("align", 5), 16));
     }
     LLVMBuilderRef b = LLVMCreateBuilderInContext(c);
     LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(c, fn, "entry");
@@ -165,7 +216,7 @@ nf_status nf_gpu_emit_kernel(const nf_target *t, LLVMModuleRef m, const nf_plan 
         if (k->kind == NF_KERNEL_GEMM)
             emit_gemm_thread(b, m, fn, body, k, s, i);
         else
-            store_all(b, c, body, k, s, i);
+            emit_elementwise_thread(b, c, body, k, s, i);
         LLVMBuildBr(b, exit);
         if (nf_body_failed(body, err))
             st = NF_ERR_COMPILE;
@@ -186,5 +237,5 @@ int64_t nf_gpu_work_items(const nf_fused_kernel *k, const nf_slots *s)
         nf_gemm_sizes(k, s, &m, &n, &kk);
         return m * n;
     }
-    return nf_kernel_rows(k, s);
+    return nf_kernel_rows(k, s) / nf_gpu_vector_width(k, s);
 }

@@ -20,34 +20,43 @@ static V nan_through(nf_mb *mb, V x, V r)
 
 /* ---- tanh ---------------------------------------------------------------- */
 
-/* (tanh(x) - x)/x^3 in z = x^2 on |x| <= 0.98; relative error of tanh
- * 2^-31.5 (f32), 2^-60.4 (f64). */
+/* (tanh(x) - x)/x^3 in z = x^2 on |x| <= 0.625; relative error of tanh
+ * 2^-32.4 (f32), 2^-61.2 (f64). */
 static const double tanh_p32[] = {
-    -0x1.555554p-2, 0x1.1110ap-3, -0x1.ba04a4p-5, 0x1.6535b6p-6,
-    -0x1.1af698p-7, 0x1.9a306ap-9, -0x1.ca9242p-11, 0x1.1188d4p-13,
+    -0x1.555554p-2, 0x1.11107cp-3, -0x1.b9f218p-5, 0x1.63ac7p-6, -0x1.0c84eep-7, 0x1.1abac8p-9,
 };
 static const double tanh_p64[] = {
-    -0x1.5555555555551p-2, 0x1.1111111110d12p-3, -0x1.ba1ba1b9f16e9p-5, 0x1.664f487b9b996p-6,
-    -0x1.226e34a3ffc64p-7, 0x1.d6d3b7dfe5b72p-9, -0x1.7da2396d6e3f9p-10, 0x1.354e0f48cda68p-11,
-    -0x1.f4fc7f3fb71fdp-13, 0x1.94115fc8bf576p-14, -0x1.409fa3880dfd0p-15, 0x1.e4a6052daac97p-17,
-    -0x1.47599346e8d4ap-18, 0x1.64fb0c6d89a15p-20, -0x1.0c8f89c052717p-22, 0x1.94df2543d721fp-26,
+    -0x1.5555555555552p-2, 0x1.1111111110c55p-3, -0x1.ba1ba1b9d1c94p-5, 0x1.664f4870ce2dbp-6,
+    -0x1.226e32d0e9002p-7, 0x1.d6d35a6961621p-9, -0x1.7d9c3561d29e4p-10, 0x1.350b9a10d2ce9p-11,
+    -0x1.f11410550987ap-13, 0x1.801e11cbe3eecp-14, -0x1.facf44856903ap-16, 0x1.9615b23e78f3ap-18,
 };
 
-/* Beyond 0.98, tanh = 1 - 2/(e^2|x| + 1): there 2/(e+1) < 1/4, so its
- * rounding errors shrink by 4 or more in the result. */
+#define TANH_SPLIT 0.625
+
+/* Below TANH_SPLIT, |x| + |x|^3 P(x^2); above, 1 - 2/(e^2|x| + 1) with e
+ * and the quotient as double-words, so 1 - t rounds once. */
 V nf_mathlib_tanh(nf_mb *mb, V x)
 {
-    V z = nf_mul(mb, x, x);
-    V p = mb->f64 ? nf_poly(mb, z, tanh_p64, NCOEF(tanh_p64)) : nf_poly(mb, z, tanh_p32, NCOEF(tanh_p32));
-    V small = nf_fma(mb, nf_mul(mb, x, z), p, x);
-
     V ax = nf_fabs(mb, x);
-    V ep, ek;
-    nf_exp_core(mb, clamp(mb, nf_add(mb, ax, ax), 0.0, mb->f64 ? 710.0 : 89.0), NULL, &ep, &ek);
-    V e1 = nf_add(mb, nf_scale2(mb, ep, ek), nf_kf(mb, 1.0));
-    V big = nf_sub(mb, nf_kf(mb, 1.0), nf_div(mb, nf_kf(mb, 2.0), e1));
-    V r = nf_sel(mb, nf_lt(mb, ax, nf_kf(mb, 0.98)), small, nf_copysign(mb, big, x));
-    return nan_through(mb, x, r);
+    V z = nf_mul(mb, ax, ax);
+    V p = mb->f64 ? nf_poly(mb, z, tanh_p64, NCOEF(tanh_p64)) : nf_poly(mb, z, tanh_p32, NCOEF(tanh_p32));
+    V small = nf_fma(mb, nf_mul(mb, ax, z), p, ax);
+
+    V ph, pl, k;
+    nf_exp_core(mb, clamp(mb, nf_add(mb, ax, ax), 0.0, mb->f64 ? 90.0 : 40.0), NULL, &ph, &pl, &k);
+    V dh, dl; /* e + 1, e >= 1 */
+    nf_fast_two_sum(mb, nf_scale2(mb, ph, k), nf_kf(mb, 1.0), &dh, &dl);
+    dl = nf_add(mb, dl, nf_scale2(mb, pl, k));
+    V two = nf_kf(mb, 2.0);
+    V th = nf_div(mb, two, dh);
+    V tr = nf_sub(mb, nf_fma(mb, nf_neg(mb, th), dh, two), nf_mul(mb, th, dl));
+    V tl = nf_div(mb, tr, dh);
+    V sh, sl;
+    nf_fast_two_sum(mb, nf_kf(mb, 1.0), nf_neg(mb, th), &sh, &sl);
+    V big = nf_add(mb, sh, nf_sub(mb, sl, tl));
+
+    V r = nf_sel(mb, nf_lt(mb, ax, nf_kf(mb, TANH_SPLIT)), small, big);
+    return nan_through(mb, x, nf_copysign(mb, r, x));
 }
 
 /* ---- the Mills-ratio-like H(a) = a * erfcx(a/sqrt 2) ------------------------
@@ -55,7 +64,7 @@ V nf_mathlib_tanh(nf_mb *mb, V x)
  * sqrt(2/pi) (a -> inf). Two pieces: a polynomial in a - 1.175 on
  * [0.35, 2], and beyond a polynomial in u = K/(K + a) (centred), where H
  * is flat enough that u's rounding hardly matters. The constant terms are
- * double-words. Relative error 2^-28.8 / 2^-31.7 (f32), 2^-59.7 / 2^-61 (f64). */
+ * double-words, and so is the result. Relative error 2^-28.8 / 2^-31.7 (f32), 2^-59.7 / 2^-61 (f64). */
 static const double mills_a32[] = {
     0x1.1ff1bap-1, 0x1.9d8b5cp-3, -0x1.deaaaap-4, 0x1.c42168p-5, -0x1.74963ap-6, 0x1.15194ap-7,
     -0x1.7b6bdp-9, 0x1.dfcd7cp-11, -0x1.1e85dp-12, 0x1.7c80ep-14, -0x1.b08f5ap-16,
@@ -81,7 +90,7 @@ static const double mills_b64[] = {
     -0x1.65e12bc8f996fp-8,
 };
 
-static V mills(nf_mb *mb, V a)
+static void mills(nf_mb *mb, V a, V *hh, V *hl)
 {
     const double *ca = mb->f64 ? mills_a64 : mills_a32;
     const double *cb = mb->f64 ? mills_b64 : mills_b32;
@@ -98,75 +107,118 @@ static V mills(nf_mb *mb, V a)
     V q = nf_poly2(mb, v, in_b, ca + 1, cb + 1, n - 1);
     V c0 = nf_sel(mb, in_b, nf_kf(mb, cb[0]), nf_kf(mb, ca[0]));
     V c0l = nf_sel(mb, in_b, nf_kf(mb, b_lo), nf_kf(mb, a_lo));
-    return nf_add(mb, c0, nf_fma(mb, v, q, c0l));
+    nf_two_sum(mb, c0, nf_fma(mb, v, q, c0l), hh, hl);
 }
 
 /* ---- erf ----------------------------------------------------------------- */
 
-/* erf(x)/x - 1 in z = x^2 on |x| <= 1.25; relative error of erf 2^-29.4
- * (f32), 2^-56.3 (f64). */
-static const double erf_p32[] = {
-    0x1.06eba8p-3, -0x1.81274p-2, 0x1.ce2dcap-4, -0x1.b8125ep-6,
-    0x1.55558cp-8, -0x1.b4ed78p-11, 0x1.b2e1a4p-14, -0x1.f93fb2p-18,
+/* erf(x)/x = e0 + z E1(z), z = x^2 <= 1, e0 = 2/sqrt(pi) as a double-word;
+ * relative error of erf 2^-32.5 (f32), 2^-62.1 (f64). */
+static const double erf_e32[] = {
+    -0x1.812746p-2, 0x1.ce2efp-4, -0x1.b827a2p-6, 0x1.5613b6p-8, -0x1.bbd728p-11, 0x1.d33436p-14, -0x1.38c804p-17,
 };
-static const double erf_p64[] = {
-    0x1.06eba8214db69p-3, -0x1.812746b0379f4p-2, 0x1.ce2f21a042f26p-4, -0x1.b82ce3128d112p-6,
-    0x1.565bcd0e59d9fp-8, -0x1.c02db3ed3d4c2p-11, 0x1.f9a323da4bb40p-14, -0x1.f4d214df39883p-17,
-    0x1.b9e2b64840ca5p-20, -0x1.5f4bdef6801b5p-23, 0x1.faa09e53969eap-27, -0x1.47db5011c32a9p-30,
-    0x1.60b6a01cdde5cp-34, -0x1.d60c873137775p-39,
+static const double erf_e64[] = {
+    -0x1.812746b0379e6p-2, 0x1.ce2f21a042b27p-4, -0x1.b82ce31284a2bp-6, 0x1.565bcd0db0300p-8,
+    -0x1.c02db3d8d0689p-11, 0x1.f9a3219c278d4p-14, -0x1.f4d1dec8c04e8p-17, 0x1.b9deeb85e3b3dp-20,
+    -0x1.5f1d01314d658p-23, 0x1.f7a1c9d83574dp-27, -0x1.3863b0c3ab0dap-30, 0x1.0566b1259737dp-34,
 };
 
-#define ERF_SPLIT 1.25
-
-/* erf(x) by the polynomial (*small, for |x| < ERF_SPLIT) and erfc(|x|) by
- * e^(-x^2) H(a)/a with a = sqrt(2)|x| (*erfc, used beyond). erfc(1.25) =
- * 0.077, so its few-ulp error is a fraction of an ulp of 1 - erfc. */
-static void erf_parts(nf_mb *mb, V x, V *small, V *erfc)
+/* x * (c0h + c0l + z P(z)) rounded once, z = x^2: the small-argument form
+ * of erf and of gelu's erf(x/sqrt 2). */
+static V odd_series(nf_mb *mb, V x, double c0h, double c0l, const double *p, int n, V *wh, V *wl)
 {
     V z = nf_mul(mb, x, x);
-    V p = mb->f64 ? nf_poly(mb, z, erf_p64, NCOEF(erf_p64)) : nf_poly(mb, z, erf_p32, NCOEF(erf_p32));
-    *small = nf_fma(mb, x, p, x);
-
-    V ax = clamp(mb, nf_fabs(mb, x), ERF_SPLIT, mb->f64 ? 6.0 : 4.0);
-    V x2h, x2l, ep, ek;
-    nf_two_prod(mb, ax, ax, &x2h, &x2l);
-    nf_exp_core(mb, nf_neg(mb, x2h), nf_neg(mb, x2l), &ep, &ek);
-    V a = nf_mul(mb, ax, nf_kf(mb, mb->f64 ? 0x1.6a09e667f3bcdp+0 : 0x1.6a09e6p+0));
-    *erfc = nf_scale2(mb, nf_div(mb, nf_mul(mb, ep, mills(mb, a)), a), ek);
+    V tail = nf_fma(mb, z, nf_poly(mb, z, p, n), nf_kf(mb, c0l));
+    V gh, gl;
+    nf_fast_two_sum(mb, nf_kf(mb, c0h), tail, &gh, &gl);
+    nf_two_prod(mb, x, gh, wh, wl);
+    *wl = nf_fma(mb, x, gl, *wl);
+    return nf_add(mb, *wh, *wl);
 }
 
+/* e^(-s x^2) H(a) = (*mh + *ml) 2^*k, s a power of two: the exponent from
+ * x's exact square (a rounded x^2 would be magnified by x^2 in e^(...)). */
+static void gauss_mills(nf_mb *mb, V x, double s, V a, V *mh, V *ml, V *k)
+{
+    V x2h, x2l, ph, pl, hh, hl;
+    nf_two_prod(mb, x, x, &x2h, &x2l);
+    V ms = nf_kf(mb, -s);
+    nf_exp_core(mb, nf_mul(mb, x2h, ms), nf_mul(mb, x2l, ms), &ph, &pl, k);
+    mills(mb, a, &hh, &hl);
+    nf_dw_mul(mb, ph, pl, hh, hl, mh, ml);
+}
+
+#define ERF_SPLIT 1.0
+
+/* Below ERF_SPLIT the series; above, 1 - erfc(|x|) with erfc(x) =
+ * e^(-x^2) H(a)/a, a = sqrt(2)|x| as a double-word. erfc(1) = 0.157, so
+ * erfc's error shrinks by 4 or more in the result. */
 V nf_mathlib_erf(nf_mb *mb, V x)
 {
-    V small, erfc;
-    erf_parts(mb, x, &small, &erfc);
+    V wh, wl;
+    V small = mb->f64 ? odd_series(mb, x, 0x1.20dd750429b6dp+0, 0x1.1ae3a914fed80p-56, erf_e64,
+                                   NCOEF(erf_e64), &wh, &wl)
+                      : odd_series(mb, x, 0x1.20dd76p+0, -0x1.f7ac92p-25, erf_e32, NCOEF(erf_e32), &wh, &wl);
+
+    V ax = clamp(mb, nf_fabs(mb, x), ERF_SPLIT, mb->f64 ? 6.0 : 4.0);
+    V ah, al;
+    nf_two_prod(mb, ax, nf_kf(mb, mb->f64 ? 0x1.6a09e667f3bcdp+0 : 0x1.6a09e6p+0), &ah, &al);
+    al = nf_fma(mb, ax, nf_kf(mb, mb->f64 ? -0x1.bdd3413b26456p-54 : 0x1.9fcef4p-26), al);
+    V mh, ml, k;
+    gauss_mills(mb, ax, 1.0, ah, &mh, &ml, &k);
+    V erfc = nf_scale2(mb, nf_dw_div(mb, mh, ml, ah, al), k);
     V big = nf_copysign(mb, nf_sub(mb, nf_kf(mb, 1.0), erfc), x);
     V r = nf_sel(mb, nf_lt(mb, nf_fabs(mb, x), nf_kf(mb, ERF_SPLIT)), small, big);
     return nan_through(mb, x, r);
 }
 
-/* gelu(x) = x/2 (1 + erf(x/sqrt 2)). Below GELU_SPLIT that cancels, so
- * there gelu = -e^(-x^2/2) H(|x|) / 2, the exponent taken from the exact
- * x^2 and the power of two applied last (no early underflow). */
-#define GELU_SPLIT -0.354
+/* erf(x/sqrt 2)/x = g0 + z G1(z), z = x^2 <= 1, g0 = sqrt(2/pi): relative
+ * error 2^-32.7 (f32), 2^-63 (f64). */
+static const double gelu_g32[] = {
+    -0x1.105838p-3, 0x1.46d06cp-6, -0x1.37447ap-9, 0x1.e477aap-13, -0x1.3c6f2ep-16, 0x1.3b2724p-20,
+};
+static const double gelu_g64[] = {
+    -0x1.1058377e2cee0p-3, 0x1.46d042976916cp-6, -0x1.37403f6b9e03dp-9, 0x1.e42b0d50adb01p-13,
+    -0x1.3ce8fa8f72900p-16, 0x1.658a18aad9001p-20, -0x1.622164b74c978p-24, 0x1.38649208cb6d7p-28,
+    -0x1.ef016a702b0ecp-33, 0x1.578db19197dcap-37, -0x1.4c512fafbc7a3p-42,
+};
 
+#define GELU_LO -0.354
+#define GELU_HI 1.0
+
+/* gelu(x) = x/2 (1 + erf(x/sqrt 2)) in three forms, each rounding once:
+ *   x < GELU_LO:   -e^(-x^2/2) H(-x) / 2   (1 + erf cancels here)
+ *   x <= GELU_HI:  x/2 (1 + x G(x^2))
+ *   above:         x - e^(-x^2/2) H(x) / 2
+ * since erfc(|x|/sqrt 2) = e^(-x^2/2) H(|x|)/|x|; the exponent comes from
+ * the exact x^2 and the power of two is applied last (no early underflow). */
 V nf_mathlib_gelu_erf(nf_mb *mb, V x)
 {
-    V t = nf_mul(mb, x, nf_kf(mb, mb->f64 ? 0x1.6a09e667f3bcdp-1 : 0x1.6a09e6p-1));
-    V small, erfc;
-    erf_parts(mb, t, &small, &erfc);
-    V big_t = nf_ge(mb, nf_fabs(mb, t), nf_kf(mb, ERF_SPLIT));
-    V one_plus = nf_sel(mb, big_t, nf_sub(mb, nf_kf(mb, 2.0), erfc), nf_add(mb, nf_kf(mb, 1.0), small));
-    V upper = nf_mul(mb, nf_mul(mb, x, nf_kf(mb, 0.5)), one_plus);
+    V wh, wl;
+    if (mb->f64)
+        odd_series(mb, x, 0x1.9884533d43651p-1, -0x1.cbc0d30ebfd15p-55, gelu_g64, NCOEF(gelu_g64), &wh, &wl);
+    else
+        odd_series(mb, x, 0x1.988454p-1, -0x1.857936p-26, gelu_g32, NCOEF(gelu_g32), &wh, &wl);
+    V sh, sl, rh, rl; /* x/2 (1 + w) */
+    nf_fast_two_sum(mb, nf_kf(mb, 1.0), wh, &sh, &sl);
+    sl = nf_add(mb, sl, wl);
+    nf_two_prod(mb, x, sh, &rh, &rl);
+    rl = nf_fma(mb, x, sl, rl);
+    V middle = nf_mul(mb, nf_add(mb, rh, rl), nf_kf(mb, 0.5));
 
     V ax = clamp(mb, nf_fabs(mb, x), 0.35, mb->f64 ? 39.0 : 14.5);
-    V x2h, x2l, ep, ek;
-    nf_two_prod(mb, ax, ax, &x2h, &x2l);
-    V mhalf = nf_kf(mb, -0.5);
-    nf_exp_core(mb, nf_mul(mb, x2h, mhalf), nf_mul(mb, x2l, mhalf), &ep, &ek);
-    V lower = nf_scale2(mb, nf_mul(mb, nf_mul(mb, ep, mills(mb, ax)), mhalf), ek);
+    V mh, ml, k;
+    gauss_mills(mb, ax, 0.5, ax, &mh, &ml, &k);
+    V half = nf_kf(mb, 0.5);
+    V lower = nf_scale2(mb, nf_mul(mb, nf_add(mb, mh, ml), nf_neg(mb, half)), k);
+    V ch = nf_scale2(mb, nf_mul(mb, mh, half), k), cl = nf_scale2(mb, nf_mul(mb, ml, half), k);
+    V dh, dl; /* x - c */
+    nf_two_sum(mb, x, nf_neg(mb, ch), &dh, &dl);
+    V upper = nf_add(mb, dh, nf_sub(mb, dl, cl));
+    upper = nf_sel(mb, nf_eq(mb, x, nf_kf(mb, INFINITY)), x, upper);
 
-    V r = nf_sel(mb, nf_lt(mb, x, nf_kf(mb, GELU_SPLIT)), lower, upper);
-    /* PyTorch's formula gives -inf * 0 = NaN at -inf. */
+    V r = nf_sel(mb, nf_lt(mb, x, nf_kf(mb, GELU_LO)), lower,
+                 nf_sel(mb, nf_gt(mb, x, nf_kf(mb, GELU_HI)), upper, middle));
     r = nf_sel(mb, nf_eq(mb, x, nf_kf(mb, -INFINITY)), nf_kf(mb, NAN), r);
     return nan_through(mb, x, r);
 }

@@ -25,9 +25,9 @@ static double exp_hi(const nf_mb *mb) { return mb->f64 ? 710.0 : 89.0; }
 
 V nf_mathlib_exp(nf_mb *mb, V x)
 {
-    V p, k;
-    nf_exp_core(mb, clamp(mb, x, exp_lo(mb), exp_hi(mb)), NULL, &p, &k);
-    return nan_through(mb, x, nf_scale2(mb, p, k));
+    V ph, pl, k;
+    nf_exp_core(mb, clamp(mb, x, exp_lo(mb), exp_hi(mb)), NULL, &ph, &pl, &k);
+    return nan_through(mb, x, nf_scale2(mb, nf_add(mb, ph, pl), k));
 }
 
 /* ---- log ----------------------------------------------------------------- */
@@ -134,9 +134,9 @@ static V pow_mag64(nf_mb *mb, V ax, V y)
     wl = nf_fma(mb, y, ll, wl);
     V in_range = nf_lt(mb, nf_fabs(mb, wh), nf_kf(mb, 1000.0));
     wl = nf_sel(mb, in_range, wl, nf_kf(mb, 0.0));
-    V p, k;
-    nf_exp_core(mb, clamp(mb, wh, exp_lo(mb), exp_hi(mb)), wl, &p, &k);
-    return nf_scale2(mb, p, k);
+    V ph, pl, k;
+    nf_exp_core(mb, clamp(mb, wh, exp_lo(mb), exp_hi(mb)), wl, &ph, &pl, &k);
+    return nf_scale2(mb, nf_add(mb, ph, pl), k);
 }
 
 /* The same for f32, computed in f64 (errors ~2^-43) and rounded once. */
@@ -145,9 +145,9 @@ static V pow_mag32(nf_mb *mb, V ax, V y)
     nf_mb d;
     nf_mb_other(mb, true, &d);
     V w = nf_mul(&d, nf_fext(&d, y), log_core(&d, nf_fext(&d, ax)));
-    V p, k;
-    nf_exp_core(&d, clamp(&d, w, exp_lo(&d), exp_hi(&d)), NULL, &p, &k);
-    return nf_ftrunc(mb, nf_scale2(&d, p, k));
+    V ph, pl, k;
+    nf_exp_core(&d, clamp(&d, w, exp_lo(&d), exp_hi(&d)), NULL, &ph, &pl, &k);
+    return nf_ftrunc(mb, nf_scale2(&d, nf_add(&d, ph, pl), k));
 }
 
 /* C99 F.9.4.4 special cases around the magnitude computation. */
@@ -181,43 +181,53 @@ V nf_mathlib_pow(nf_mb *mb, V x, V y)
 
 /* ---- sigmoid, silu, gelu_tanh ---------------------------------------------- */
 
-V nf_mathlib_sigmoid(nf_mb *mb, V x)
+/* m * sigmoid(t) for t = th + tl of the sign of x: m/(1 + e) for x >= 0
+ * and m e/(1 + e) below, e = e^-|t| <= 1 kept as a double-word, so the
+ * result rounds once (twice into the subnormals). For x < 0 the power of
+ * two of e is applied last: m e stays precise where e alone underflows.
+ * m is 1 (sigmoid) or x clamped to xc (|xc| e^lo underflows). */
+static V times_sigmoid(nf_mb *mb, V x, V m, V mc, V th, V tl)
 {
-    /* e = e^-|x| <= 1; sigmoid = 1/(1+e) for x >= 0, e/(1+e) below, so
-     * tiny results come out of e's own gradual underflow. */
-    V p, k;
-    nf_exp_core(mb, clamp(mb, nf_neg(mb, nf_fabs(mb, x)), exp_lo(mb), 0.0), NULL, &p, &k);
-    V e = nf_scale2(mb, p, k);
-    V num = nf_sel(mb, nf_lt(mb, x, nf_kf(mb, 0.0)), e, nf_kf(mb, 1.0));
-    return nan_through(mb, x, nf_div(mb, num, nf_add(mb, nf_kf(mb, 1.0), e)));
-}
-
-/* x * sigmoid(t) given t = th + tl (t and x of the same sign, |x| <= xmax
- * or t beyond the clamp). For x < 0 the power of two of e^t is applied
- * last, so x*e^t keeps its precision down into the subnormals. */
-static V times_sigmoid(nf_mb *mb, V x, V xc, V th, V tl)
-{
-    double lo = mb->f64 ? -760.0 : -120.0; /* |x| e^lo underflows to 0 */
+    double lo = mb->f64 ? -760.0 : -120.0;
     V pos = nf_ge(mb, th, nf_kf(mb, 0.0));
     V nh = nf_sel(mb, pos, nf_neg(mb, th), th); /* -|t| */
-    V nl = tl ? nf_sel(mb, pos, nf_neg(mb, tl), tl) : NULL;
-    if (nl)
+    V nl = NULL;
+    if (tl) {
+        nl = nf_sel(mb, pos, nf_neg(mb, tl), tl);
         nl = nf_sel(mb, nf_ge(mb, nh, nf_kf(mb, lo)), nl, nf_kf(mb, 0.0));
-    V p, k;
-    nf_exp_core(mb, clamp(mb, nh, lo, 0.0), nl, &p, &k);
-    V d = nf_add(mb, nf_kf(mb, 1.0), nf_scale2(mb, p, k));
+    }
+    V ph, pl, k;
+    nf_exp_core(mb, clamp(mb, nh, lo, 0.0), nl, &ph, &pl, &k);
+    V dh, dl; /* 1 + e */
+    nf_fast_two_sum(mb, nf_kf(mb, 1.0), nf_scale2(mb, ph, k), &dh, &dl);
+    dl = nf_add(mb, dl, nf_scale2(mb, pl, k));
     V neg = nf_lt(mb, x, nf_kf(mb, 0.0));
-    V num = nf_sel(mb, neg, nf_mul(mb, xc, p), x);
-    V r = nf_scale2(mb, nf_div(mb, num, d), nf_sel(mb, neg, k, nf_ki(mb, 0)));
-    /* PyTorch's formulas give -inf * 0 = NaN at -inf. */
-    r = nf_sel(mb, nf_eq(mb, x, nf_kf(mb, -INFINITY)), nf_kf(mb, NAN), r);
+    V eh, el;
+    nf_two_prod(mb, mc, ph, &eh, &el);
+    el = nf_fma(mb, mc, pl, el);
+    V q = nf_dw_div(mb, nf_sel(mb, neg, eh, m), nf_sel(mb, neg, el, nf_kf(mb, 0.0)), dh, dl);
+    V r = nf_scale2(mb, q, nf_sel(mb, neg, k, nf_ki(mb, 0)));
+    /* m = +inf: inf/1, not the NaN of the correction step */
+    r = nf_sel(mb, nf_eq(mb, m, nf_kf(mb, INFINITY)), m, r);
     return nan_through(mb, x, r);
+}
+
+V nf_mathlib_sigmoid(nf_mb *mb, V x)
+{
+    V one = nf_kf(mb, 1.0);
+    return times_sigmoid(mb, x, one, one, x, NULL);
+}
+
+/* PyTorch's formulas give -inf * 0 = NaN at -inf. */
+static V nan_at_minus_inf(nf_mb *mb, V x, V r)
+{
+    return nf_sel(mb, nf_eq(mb, x, nf_kf(mb, -INFINITY)), nf_kf(mb, NAN), r);
 }
 
 V nf_mathlib_silu(nf_mb *mb, V x)
 {
     V xc = clamp(mb, x, mb->f64 ? -760.0 : -120.0, INFINITY);
-    return times_sigmoid(mb, x, xc, xc, NULL);
+    return nan_at_minus_inf(mb, x, times_sigmoid(mb, x, x, xc, xc, NULL));
 }
 
 /* gelu_tanh(x) = x * sigmoid(v), v = 2 sqrt(2/pi) (x + 0.044715 x^3), the
@@ -233,11 +243,10 @@ V nf_mathlib_gelu_tanh(nf_mb *mb, V x)
     V xc = clamp(mb, x, -xmax, xmax);
     V x2h, x2l, ph, pl, uh, ul, vh, vl;
     nf_two_prod(mb, xc, xc, &x2h, &x2l);
-    nf_two_prod(mb, nf_kf(mb, bh), x2h, &ph, &pl);
-    pl = nf_fma(mb, nf_kf(mb, bh), x2l, nf_fma(mb, nf_kf(mb, bl), x2h, pl));
+    nf_dw_mul(mb, nf_kf(mb, bh), nf_kf(mb, bl), x2h, x2l, &ph, &pl);
     nf_two_sum(mb, nf_kf(mb, ah), ph, &uh, &ul);
     ul = nf_add(mb, ul, nf_add(mb, pl, nf_kf(mb, al)));
     nf_two_prod(mb, xc, uh, &vh, &vl);
     vl = nf_fma(mb, xc, ul, vl);
-    return times_sigmoid(mb, x, xc, vh, vl);
+    return nan_at_minus_inf(mb, x, times_sigmoid(mb, x, x, xc, vh, vl));
 }

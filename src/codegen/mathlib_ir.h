@@ -80,13 +80,20 @@ void nf_two_prod(nf_mb *mb, V a, V b, V *hi, V *lo);
 void nf_two_sum(nf_mb *mb, V a, V b, V *hi, V *lo);
 void nf_fast_two_sum(nf_mb *mb, V a, V b, V *hi, V *lo); /* needs |a| >= |b| or a == 0 */
 
+/* (nh + nl) / (dh + dl), rounded once (error about 0.5 ulp plus the
+ * inputs' own errors); dh + dl normalized or nearly so. */
+V nf_dw_div(nf_mb *mb, V nh, V nl, V dh, V dl);
+/* (ah + al) * (bh + bl) as a double-word. */
+void nf_dw_mul(nf_mb *mb, V ah, V al, V bh, V bl, V *hi, V *lo);
+
 /* p * 2^k for integer k in [-2*bias, 2*bias+1], rounding once. */
 V nf_scale2(nf_mb *mb, V p, V k);
 
-/* e^(xh + xl) = *p * 2^*k, xl small against xh (NULL: zero). xh must be
- * finite and within [-745.2, 709.8] (f64) or [-103.98, 88.73] (f32) ranges,
- * callers clamp; *p is within [0.70, 1.42], *k an integer vector. */
-void nf_exp_core(nf_mb *mb, V xh, V xl, V *p, V *k);
+/* e^(xh + xl) = (*ph + *pl) * 2^*k: a double-word good to about 0.14 ulp
+ * (f32) before its final rounding. xl is small against xh (NULL: zero); xh
+ * must be finite, callers clamp it to [-2 bias ln2, 2 bias ln2]. *ph is in
+ * [0.70, 1.42], *k an integer (vector). */
+void nf_exp_core(nf_mb *mb, V xh, V xl, V *ph, V *pl, V *k);
 
 /* The math bodies, one per function (x, y are function arguments). */
 V nf_mathlib_exp(nf_mb *mb, V x);

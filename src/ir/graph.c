@@ -26,6 +26,8 @@ void nf_graph_free(nf_graph *g)
     free(g->values);
     free(g->params);
     free(g->syms);
+    nf_name_table_free(&g->param_names);
+    nf_name_table_free(&g->sym_names);
     nf_arena_free(&g->arena);
     free(g);
 }
@@ -62,13 +64,13 @@ static bool grow(void ***items, int *cap, int need)
 
 int nf_graph_intern_symbol(nf_graph *g, const char *name, size_t len)
 {
-    for (int i = 0; i < g->n_syms; i++)
-        if (strlen(g->syms[i]) == len && memcmp(g->syms[i], name, len) == 0)
-            return i;
+    void *found = nf_name_table_get(&g->sym_names, name, len);
+    if (found)
+        return (int)((intptr_t)found - 1);
     if (!grow((void ***)&g->syms, &g->cap_syms, g->n_syms + 1))
         return -1;
     char *copy = nf_arena_strndup(&g->arena, name, len);
-    if (!copy)
+    if (!copy || !nf_name_table_put(&g->sym_names, copy, len, (void *)(intptr_t)(g->n_syms + 1)))
         return -1;
     g->syms[g->n_syms] = copy;
     return g->n_syms++;
@@ -130,11 +132,9 @@ nf_value *nf_param(nf_graph *g, const char *name, nf_dtype dtype, int rank, cons
         nf_graph_fail(g, NF_ERR_ARG, "parameter name '%s' must be [A-Za-z0-9_.]+", name ? name : "(null)");
         return NULL;
     }
-    for (int i = 0; i < g->n_params; i++) {
-        if (strcmp(g->params[i]->name, name) == 0) {
-            nf_graph_fail(g, NF_ERR_TYPE, "duplicate parameter %%%s", name);
-            return NULL;
-        }
+    if (nf_name_table_get(&g->param_names, name, strlen(name))) {
+        nf_graph_fail(g, NF_ERR_TYPE, "duplicate parameter %%%s", name);
+        return NULL;
     }
     nf_value *v = nf_graph_new_value(g, NF_OP_PARAM);
     if (!v)
@@ -165,7 +165,8 @@ nf_value *nf_param(nf_graph *g, const char *name, nf_dtype dtype, int rank, cons
         }
     }
     v->name = nf_arena_strndup(&g->arena, name, strlen(name));
-    if (!v->name || !grow((void ***)&g->params, &g->cap_params, g->n_params + 1)) {
+    if (!v->name || !grow((void ***)&g->params, &g->cap_params, g->n_params + 1) ||
+        !nf_name_table_put(&g->param_names, v->name, strlen(v->name), v)) {
         nf_graph_fail(g, NF_ERR_NOMEM, "out of memory");
         return NULL;
     }

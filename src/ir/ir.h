@@ -4,6 +4,7 @@
 #define NF_IR_H
 
 #include "nsafuse.h"
+#include "ir/name_table.h"
 
 #include <stdarg.h>
 
@@ -95,6 +96,8 @@ struct nf_graph {
     int n_outputs;
     char **syms;
     int n_syms, cap_syms;
+    nf_name_table param_names; /* name -> value, for duplicate checks */
+    nf_name_table sym_names;   /* name -> symbol index + 1 */
     bool failed;
     nf_error err;
     int cur_line, cur_col; /* position attached to values built now (parser sets it) */

@@ -172,7 +172,7 @@ static nf_status check_tensor(const nf_tensor *t, const char *what, int i, const
 }
 
 /* The key: every input's and output's dtype, shape and strides. */
-static char *signature_key(const nf_tensor *in, int n_in, const nf_tensor *out, int n_out)
+static char *signature_key(const nf_tensor *in, int n_in, const nf_tensor *out, int n_out, bool aligned16)
 {
     size_t cap = 64 + (size_t)(n_in + n_out) * (NF_MAX_DIMS * 48 + 16), len = 0;
     char *key = malloc(cap);
@@ -188,13 +188,16 @@ static char *signature_key(const nf_tensor *in, int n_in, const nf_tensor *out, 
                                         (long long)ts[i].strides[d]);
         }
     }
+    snprintf(key + len, cap - len, "a%d", aligned16);
     return key;
 }
 
-static nf_status build_slots(nf_kernel *k, compiled *c, const nf_tensor *in, const nf_tensor *out, nf_error *err)
+static nf_status build_slots(nf_kernel *k, compiled *c, const nf_tensor *in, const nf_tensor *out, bool aligned16,
+                             nf_error *err)
 {
     const nf_graph *g = k->graph;
     nf_slots *s = &c->slots;
+    s->aligned16 = aligned16;
     s->n_params = g->n_params;
     s->n_outputs = g->n_outputs;
     s->n = g->n_params + g->n_outputs + k->plan->n_temporaries;
@@ -281,7 +284,7 @@ static char *disk_cache_key(nf_kernel *k, const char *signature)
 }
 
 static nf_status compile_signature(nf_kernel *k, const char *key, const int64_t *sym_sizes, const nf_tensor *in,
-                                   const nf_tensor *out, compiled **result, nf_error *err)
+                                   const nf_tensor *out, bool aligned16, compiled **result, nf_error *err)
 {
     double t0 = now_ms();
     int nk = k->plan->n_kernels;
@@ -298,7 +301,7 @@ static nf_status compile_signature(nf_kernel *k, const char *key, const int64_t 
         st = nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
     if (!st) {
         memcpy(c->sym_sizes, sym_sizes, (size_t)k->graph->n_syms * sizeof *sym_sizes);
-        st = build_slots(k, c, in, out, err);
+        st = build_slots(k, c, in, out, aligned16, err);
     }
     for (int i = 0; !st && i < nk; i++) {
         const nf_fused_kernel *fk = &k->plan->kernels[i];
@@ -371,7 +374,12 @@ nf_status nf_kernel_run(nf_kernel *k, const nf_tensor *inputs, int n_inputs, con
     nf_status st = bind(k, inputs, n_inputs, outputs, n_outputs, sym_sizes, err);
     if (st)
         return st;
-    char *key = signature_key(inputs, n_inputs, outputs, n_outputs);
+    bool aligned16 = true;
+    for (int i = 0; i < n_inputs; i++)
+        aligned16 &= ((uintptr_t)inputs[i].data & 15) == 0;
+    for (int i = 0; i < n_outputs; i++)
+        aligned16 &= ((uintptr_t)outputs[i].data & 15) == 0;
+    char *key = signature_key(inputs, n_inputs, outputs, n_outputs, aligned16);
     if (!key)
         return nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
     pthread_mutex_lock(&k->lock);
@@ -379,7 +387,7 @@ nf_status nf_kernel_run(nf_kernel *k, const nf_tensor *inputs, int n_inputs, con
     while (c && strcmp(c->key, key) != 0)
         c = c->next;
     if (!c) {
-        st = compile_signature(k, key, sym_sizes, inputs, outputs, &c, err);
+        st = compile_signature(k, key, sym_sizes, inputs, outputs, aligned16, &c, err);
         if (!st) {
             c->next = k->signatures;
             k->signatures = c;
@@ -435,7 +443,7 @@ static nf_status dump_code(nf_kernel *k, const char *what, const nf_bindings *b,
     c->sym_sizes = malloc(sizeof sym_sizes);
     if (c->sym_sizes)
         memcpy(c->sym_sizes, sym_sizes, sizeof sym_sizes);
-    st = c->sym_sizes ? build_slots(k, c, ts, ts + g->n_params, err)
+    st = c->sym_sizes ? build_slots(k, c, ts, ts + g->n_params, true, err)
                       : nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
     LLVMContextRef ctx = LLVMContextCreate();
     LLVMModuleRef m = NULL;
