@@ -56,4 +56,7 @@ fi
 section "examples through the nsafuse command"
 scripts/run-examples.sh "$build/nsafuse" 1 7 33
 
+section "PTX of every example through ptxas (sm_80, sm_90)"
+scripts/check-ptx.sh "$build/nsafuse"
+
 section "all tests passed"

@@ -389,11 +389,62 @@ static void random_graphs_agree(void **state)
     }
 }
 
+/* A GEMM and a random epilogue: sizes around the tensor-core path's edges
+ * (M tails, N of one or several 64-column blocks, K with few or many steps,
+ * M large enough for the direct path). */
+static void random_gemm_graphs_agree(void **state)
+{
+    (void)state;
+    uint64_t seed = getenv("NF_TEST_SEED") ? strtoull(getenv("NF_TEST_SEED"), NULL, 0) : (uint64_t)time(NULL);
+    printf("random GEMM graphs: seed %llu\n", (unsigned long long)seed);
+    const int64_t ms[] = {1, 7, 16, 33, 100, 300, 9000}, ns[] = {8, 64, 72, 128}, ks[] = {16, 64, 80, 1024};
+    const nf_dtype dts[] = {NF_BF16, NF_F16, NF_F32};
+    int count = getenv("NF_TEST_GRAPHS") ? atoi(getenv("NF_TEST_GRAPHS")) / 6 + 1 : 40;
+    for (int i = 0; i < count; i++) {
+        rng_state = seed + (uint64_t)i * 104729;
+        int64_t M = ms[pick(7)], N = ns[pick(4)], K = ks[pick(4)];
+        nf_dtype dt = dts[pick(3)];
+        nf_graph *g = nf_graph_new("gemm");
+        nf_dim xd[] = {{0, "T"}, {K, NULL}}, wd[] = {{N, NULL}, {K, NULL}}, qd[] = {{0, "T"}, {N, NULL}, {1, NULL}};
+        nf_value *x = nf_param(g, "x", dt, 2, xd);
+        nf_value *w = nf_param(g, "w", dt, 2, wd);
+        nf_value *q = nf_param(g, "q", NF_F32, 3, qd);
+        nf_value *y = nf_linear(g, x, w, dt != NF_F32 && pick(2) ? NF_F32 : NF_DTYPE_NONE);
+        if (y && nf_value_dtype(y) != NF_F32)
+            y = nf_cast(g, y, NF_F32);
+        int n_ops = pick(4);
+        for (int j = 0; j < n_ops; j++) {
+            switch (pick(4)) {
+            case 0: y = nf_binary(g, NF_OP_MUL, y, nf_scalar(g, 0.125)); break;
+            case 1: y = nf_unary(g, NF_OP_SILU, y); break;
+            case 2: y = nf_binary(g, NF_OP_ADD, y, nf_scalar(g, 1.5)); break;
+            default: y = nf_unary(g, NF_OP_TANH, y); break;
+            }
+        }
+        if (pick(2))
+            y = nf_binary(g, NF_OP_MUL, nf_unsqueeze(g, y, -1), q);
+        else
+            y = nf_binary(g, NF_OP_ADD, y, nf_squeeze(g, q, -1));
+        nf_graph_return(g, 1, &y);
+        const nf_error *e = nf_graph_error(g);
+        if (e)
+            fail_msg("GEMM generator: %s", e->message);
+        char what[96];
+        snprintf(what, sizeof what, "GEMM graph %d (M %lld, N %lld, K %lld, %s)", i, (long long)M, (long long)N,
+                 (long long)K, nf_dtype_name(dt));
+        int kernels = check_graph(g, &M, seed + (uint64_t)i, false, what);
+        if (kernels != 1)
+            fail_msg("%s: %d kernels, expected 1", what, kernels);
+        nf_graph_free(g);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(examples_fuse_to_one_kernel_and_agree),
         cmocka_unit_test(random_graphs_agree),
+        cmocka_unit_test(random_gemm_graphs_agree),
     };
     return cmocka_run_group_tests(tests, find_gpu, NULL);
 }

@@ -67,6 +67,12 @@ static nf_status run_once(run_state *r, nf_error *err)
     nf_status s = nf_kernel_run(r->k, r->in.dev, r->in.n, r->out.dev, r->out.n, NULL, err);
     if (s == NF_OK)
         s = nf_device_synchronize(r->device, err);
+    if (s == NF_OK) {
+        nf_kernel_stats st;
+        nf_kernel_get_stats(r->k, &st);
+        printf("kernels %d  %s in %.2f ms\n", st.kernels,
+               st.last_from_disk_cache ? "loaded from the disk cache (no LLVM, no driver JIT)" : "compiled", st.last_compile_ms);
+    }
     if (s == NF_OK)
         s = cli_download(&r->out, err);
     return s;

@@ -38,6 +38,7 @@ typedef struct nf_slots {
     int *first_slot;        /* by value id: -1 when the value is not in memory */
     const int64_t *sym_sizes; /* by symbol id */
     bool aligned16;           /* every buffer starts at a multiple of 16 bytes */
+    int multiprocessors;      /* of the GPU the code is for (0: unknown) */
 } nf_slots;
 
 /* A value's concrete shape under the signature's symbol sizes. */
@@ -96,6 +97,23 @@ nf_status nf_host_emit_kernel(LLVMModuleRef m, const nf_plan *p, int index, cons
 enum { NF_GPU_BLOCK = 256 };
 nf_status nf_gpu_emit_kernel(const nf_target *t, LLVMModuleRef m, const nf_plan *p, int index, const nf_slots *s,
                              nf_error *err);
+/* How a GPU kernel is launched. Its parameters: one global pointer per
+ * slot, the work count n (i64), then a scratch pointer (scratch_bytes,
+ * zeroed once when allocated; NULL when 0). */
+typedef struct nf_launch {
+    unsigned grid[3], block[3];
+    int64_t n;
+    size_t scratch_bytes;
+} nf_launch;
+void nf_gpu_launch_shape(const nf_target *t, const nf_fused_kernel *k, const nf_slots *s, nf_launch *l);
+/* The kernel function nf_k<index> with that parameter list, no body yet. */
+LLVMValueRef nf_gpu_kernel_function(const nf_target *t, LLVMModuleRef m, int index, const nf_slots *s,
+                                    nf_error *err);
+/* The tensor-core GEMM (nvptx_gemm.c). */
+bool nf_nvptx_gemm_applies(const nf_fused_kernel *k, const nf_slots *s);
+void nf_nvptx_gemm_launch(const nf_fused_kernel *k, const nf_slots *s, int sms, nf_launch *l);
+nf_status nf_nvptx_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan *p, int index, const nf_slots *s,
+                             int sms, nf_error *err);
 /* Threads a GPU kernel needs: elements / vector width, or M * N for a GEMM. */
 int64_t nf_gpu_work_items(const nf_fused_kernel *k, const nf_slots *s);
 /* Consecutive elements one thread of an elementwise kernel handles. */

@@ -174,32 +174,65 @@ static void emit_gemm_thread(LLVMBuilderRef b, LLVMModuleRef m, LLVMValueRef fn,
     store_all(b, c, body, k, s, flat);
 }
 
-nf_status nf_gpu_emit_kernel(const nf_target *t, LLVMModuleRef m, const nf_plan *p, int index, const nf_slots *s,
-                             nf_error *err)
+LLVMValueRef nf_gpu_kernel_function(const nf_target *t, LLVMModuleRef m, int index, const nf_slots *s,
+                                    nf_error *err)
 {
-    const nf_fused_kernel *k = &p->kernels[index];
     LLVMContextRef c = LLVMGetModuleContext(m);
     LLVMTypeRef gptr = LLVMPointerTypeInContext(c, ADDRSPACE_GLOBAL), i64 = LLVMInt64TypeInContext(c);
-    LLVMTypeRef *params = malloc((size_t)(s->n + 1) * sizeof *params);
-    LLVMValueRef *ptrs = calloc((size_t)s->n + 1, sizeof *ptrs);
-    if (!params || !ptrs) {
-        free(params);
-        free(ptrs);
-        return nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory in codegen");
+    LLVMTypeRef *params = malloc((size_t)(s->n + 2) * sizeof *params);
+    if (!params) {
+        nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory in codegen");
+        return NULL;
     }
     for (int i = 0; i < s->n; i++)
         params[i] = gptr;
     params[s->n] = i64;
+    params[s->n + 1] = gptr;
     char name[32];
     snprintf(name, sizeof name, "nf_k%d", index);
-    LLVMValueRef fn = LLVMAddFunction(m, name, LLVMFunctionType(LLVMVoidTypeInContext(c), params, (unsigned)s->n + 1, 0));
+    LLVMValueRef fn =
+        LLVMAddFunction(m, name, LLVMFunctionType(LLVMVoidTypeInContext(c), params, (unsigned)s->n + 2, 0));
+    free(params);
     mark_kernel(t, fn);
+    unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7), align = LLVMGetEnumAttributeKindForName("align", 5);
     for (int i = 0; i < s->n; i++) {
-        ptrs[i] = LLVMGetParam(fn, (unsigned)i);
-        LLVMAddAttributeAtIndex(fn, (unsigned)i + 1, LLVMCreateEnumAttribute(c, LLVMGetEnumAttributeKindForName("noalias", 7), 0));
+        LLVMAddAttributeAtIndex(fn, (unsigned)i + 1, LLVMCreateEnumAttribute(c, noalias, 0));
         if (s->aligned16) /* lets LLVM merge neighbouring elements into 16-byte loads and stores */
-            LLVMAddAttributeAtIndex(fn, (unsigned)i + 1, LLVMCreateEnumAttribute(c, LLVMGetEnumAttributeKindForName("align", 5), 16));
+            LLVMAddAttributeAtIndex(fn, (unsigned)i + 1, LLVMCreateEnumAttribute(c, align, 16));
     }
+    return fn;
+}
+
+void nf_gpu_launch_shape(const nf_target *t, const nf_fused_kernel *k, const nf_slots *s, nf_launch *l)
+{
+    memset(l, 0, sizeof *l);
+    if (t->kind == NF_TARGET_NVPTX && nf_nvptx_gemm_applies(k, s)) {
+        nf_nvptx_gemm_launch(k, s, s->multiprocessors ? s->multiprocessors : 132, l);
+        l->n = 1;
+        return;
+    }
+    l->n = nf_gpu_work_items(k, s);
+    l->grid[0] = (unsigned)((l->n + NF_GPU_BLOCK - 1) / NF_GPU_BLOCK);
+    l->grid[1] = l->grid[2] = 1;
+    l->block[0] = NF_GPU_BLOCK;
+    l->block[1] = l->block[2] = 1;
+}
+
+nf_status nf_gpu_emit_kernel(const nf_target *t, LLVMModuleRef m, const nf_plan *p, int index, const nf_slots *s,
+                             nf_error *err)
+{
+    const nf_fused_kernel *k = &p->kernels[index];
+    if (t->kind == NF_TARGET_NVPTX && nf_nvptx_gemm_applies(k, s))
+        return nf_nvptx_emit_gemm(t, m, p, index, s, s->multiprocessors ? s->multiprocessors : 132, err);
+    LLVMContextRef c = LLVMGetModuleContext(m);
+    LLVMValueRef fn = nf_gpu_kernel_function(t, m, index, s, err);
+    LLVMValueRef *ptrs = calloc((size_t)s->n + 1, sizeof *ptrs);
+    if (!fn || !ptrs) {
+        free(ptrs);
+        return fn ? nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory in codegen") : err->status;
+    }
+    for (int i = 0; i < s->n; i++)
+        ptrs[i] = LLVMGetParam(fn, (unsigned)i);
     LLVMBuilderRef b = LLVMCreateBuilderInContext(c);
     LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(c, fn, "entry");
     LLVMBasicBlockRef work = LLVMAppendBasicBlockInContext(c, fn, "work");
@@ -225,7 +258,6 @@ nf_status nf_gpu_emit_kernel(const nf_target *t, LLVMModuleRef m, const nf_plan 
     LLVMBuildRetVoid(b);
     nf_body_free(body);
     LLVMDisposeBuilder(b);
-    free(params);
     free(ptrs);
     return st;
 }

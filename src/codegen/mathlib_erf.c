@@ -169,7 +169,7 @@ V nf_mathlib_erf(nf_mb *mb, V x)
     V erfc = nf_scale2(mb, nf_dw_div(mb, mh, ml, ah, al), k);
     V big = nf_copysign(mb, nf_sub(mb, nf_kf(mb, 1.0), erfc), x);
     V r = nf_sel(mb, nf_lt(mb, nf_fabs(mb, x), nf_kf(mb, ERF_SPLIT)), small, big);
-    return nan_through(mb, x, r);
+    return nan_through(mb, x, nf_copysign(mb, r, x)); /* erf(-0) = -0 */
 }
 
 /* erf(x/sqrt 2)/x = g0 + z G1(z), z = x^2 <= 1, g0 = sqrt(2/pi): relative
@@ -219,6 +219,7 @@ V nf_mathlib_gelu_erf(nf_mb *mb, V x)
 
     V r = nf_sel(mb, nf_lt(mb, x, nf_kf(mb, GELU_LO)), lower,
                  nf_sel(mb, nf_gt(mb, x, nf_kf(mb, GELU_HI)), upper, middle));
+    r = nf_copysign(mb, r, x); /* gelu(-0) = -0 */
     r = nf_sel(mb, nf_eq(mb, x, nf_kf(mb, -INFINITY)), nf_kf(mb, NAN), r);
     return nan_through(mb, x, r);
 }

@@ -27,7 +27,7 @@ V nf_mathlib_exp(nf_mb *mb, V x)
 {
     V ph, pl, k;
     nf_exp_core(mb, clamp(mb, x, exp_lo(mb), exp_hi(mb)), NULL, &ph, &pl, &k);
-    return nan_through(mb, x, nf_scale2(mb, nf_add(mb, ph, pl), k));
+    return nan_through(mb, x, nf_scale2(mb, ph, k));
 }
 
 /* ---- log ----------------------------------------------------------------- */
@@ -136,7 +136,7 @@ static V pow_mag64(nf_mb *mb, V ax, V y)
     wl = nf_sel(mb, in_range, wl, nf_kf(mb, 0.0));
     V ph, pl, k;
     nf_exp_core(mb, clamp(mb, wh, exp_lo(mb), exp_hi(mb)), wl, &ph, &pl, &k);
-    return nf_scale2(mb, nf_add(mb, ph, pl), k);
+    return nf_scale2(mb, ph, k);
 }
 
 /* The same for f32, computed in f64 (errors ~2^-43) and rounded once. */
@@ -147,7 +147,7 @@ static V pow_mag32(nf_mb *mb, V ax, V y)
     V w = nf_mul(&d, nf_fext(&d, y), log_core(&d, nf_fext(&d, ax)));
     V ph, pl, k;
     nf_exp_core(&d, clamp(&d, w, exp_lo(&d), exp_hi(&d)), NULL, &ph, &pl, &k);
-    return nf_ftrunc(mb, nf_scale2(&d, nf_add(&d, ph, pl), k));
+    return nf_ftrunc(mb, nf_scale2(&d, ph, k));
 }
 
 /* C99 F.9.4.4 special cases around the magnitude computation. */
@@ -207,9 +207,9 @@ static V times_sigmoid(nf_mb *mb, V x, V m, V mc, V th, V tl)
     el = nf_fma(mb, mc, pl, el);
     V q = nf_dw_div(mb, nf_sel(mb, neg, eh, m), nf_sel(mb, neg, el, nf_kf(mb, 0.0)), dh, dl);
     V r = nf_scale2(mb, q, nf_sel(mb, neg, k, nf_ki(mb, 0)));
-    /* m = +inf: inf/1, not the NaN of the correction step */
+    /* m = +inf: inf/1, not the NaN of the correction step; m = -0: -0 */
     r = nf_sel(mb, nf_eq(mb, m, nf_kf(mb, INFINITY)), m, r);
-    return nan_through(mb, x, r);
+    return nan_through(mb, x, nf_copysign(mb, r, m));
 }
 
 V nf_mathlib_sigmoid(nf_mb *mb, V x)

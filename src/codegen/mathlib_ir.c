@@ -203,11 +203,10 @@ void nf_exp_core(nf_mb *mb, V xh, V xl, V *ph, V *pl, V *k)
     V r2h, r2l;
     nf_two_prod(mb, r, r, &r2h, &r2l);
     V t = nf_fma(mb, r2h, q, nf_fma(mb, r2l, q, rl));
-    /* 1 + rh exactly as u + ue; the result is u + (ue + t). */
+    /* 1 + rh exactly as u + ue; the result u + (ue + t), normalized. */
     V one = nf_kf(mb, 1.0);
     V u = nf_add(mb, one, rh);
     V ue = nf_add(mb, nf_sub(mb, one, u), rh);
-    *ph = u;
-    *pl = nf_add(mb, ue, t);
+    nf_fast_two_sum(mb, u, nf_add(mb, ue, t), ph, pl);
     *k = nf_to_int(mb, j);
 }

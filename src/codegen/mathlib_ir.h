@@ -89,10 +89,10 @@ void nf_dw_mul(nf_mb *mb, V ah, V al, V bh, V bl, V *hi, V *lo);
 /* p * 2^k for integer k in [-2*bias, 2*bias+1], rounding once. */
 V nf_scale2(nf_mb *mb, V p, V k);
 
-/* e^(xh + xl) = (*ph + *pl) * 2^*k: a double-word good to about 0.14 ulp
- * (f32) before its final rounding. xl is small against xh (NULL: zero); xh
- * must be finite, callers clamp it to [-2 bias ln2, 2 bias ln2]. *ph is in
- * [0.70, 1.42], *k an integer (vector). */
+/* e^(xh + xl) = (*ph + *pl) * 2^*k. The normalized double-word is good to
+ * about 0.14 ulp (f32); *ph alone is the rounded value (about 0.6 ulp).
+ * xl is small against xh (NULL: zero); xh must be finite, callers clamp it
+ * to [-2 bias ln2, 2 bias ln2]. *ph is in [0.70, 1.42], *k an integer. */
 void nf_exp_core(nf_mb *mb, V xh, V xl, V *ph, V *pl, V *k);
 
 /* The math bodies, one per function (x, y are function arguments). */

@@ -14,9 +14,10 @@ struct nf_gpu_code {
     const nf_device_ops *dev;
     void *module;
     void **fns;
-    int64_t *work;
+    nf_launch *launch;
+    void **scratch;  /* by kernel: zeroed once, kept zero by the kernels that use it */
     void **temps;    /* by slot; temporaries live as long as the signature */
-    int n_slots;
+    int n_slots, n_kernels;
     bool from_disk;  /* loaded from the disk cache: no LLVM, no JIT */
 };
 
@@ -98,9 +99,11 @@ nf_status nf_gpu_compile(const nf_target *t, const nf_plan *p, const nf_slots *s
     code->dev = dev;
     code->n_slots = s->n;
     code->fns = calloc((size_t)p->n_kernels + 1, sizeof *code->fns);
-    code->work = calloc((size_t)p->n_kernels + 1, sizeof *code->work);
+    code->launch = calloc((size_t)p->n_kernels + 1, sizeof *code->launch);
+    code->scratch = calloc((size_t)p->n_kernels + 1, sizeof *code->scratch);
+    code->n_kernels = p->n_kernels;
     code->temps = calloc((size_t)s->n + 1, sizeof *code->temps);
-    if (!code->fns || !code->work || !code->temps) {
+    if (!code->fns || !code->launch || !code->scratch || !code->temps) {
         nf_gpu_code_free(code);
         return nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
     }
@@ -109,7 +112,15 @@ nf_status nf_gpu_compile(const nf_target *t, const nf_plan *p, const nf_slots *s
         char name[32];
         snprintf(name, sizeof name, "nf_k%d", i);
         st = dev->get_function(code->module, name, &code->fns[i], err);
-        code->work[i] = nf_gpu_work_items(&p->kernels[i], s);
+        nf_gpu_launch_shape(t, &p->kernels[i], s, &code->launch[i]);
+        size_t bytes = code->launch[i].scratch_bytes;
+        if (!st && bytes) {
+            void *zeros = calloc(1, bytes);
+            st = zeros ? dev->alloc(bytes, &code->scratch[i], err) : nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
+            if (!st)
+                st = dev->copy(code->scratch[i], zeros, bytes, NF_COPY_H2D, err);
+            free(zeros);
+        }
     }
     for (int i = s->n_params + s->n_outputs; !st && i < s->n; i++) {
         const nf_layout *l = &s->layout[i];
@@ -135,8 +146,12 @@ void nf_gpu_code_free(nf_gpu_code *code)
             code->dev->free(code->temps[i]);
     if (code->module)
         code->dev->unload_module(code->module);
+    for (int i = 0; code->scratch && i < code->n_kernels; i++)
+        if (code->scratch[i])
+            code->dev->free(code->scratch[i]);
     free(code->fns);
-    free(code->work);
+    free(code->launch);
+    free(code->scratch);
     free(code->temps);
     free(code);
 }
@@ -144,10 +159,10 @@ void nf_gpu_code_free(nf_gpu_code *code)
 nf_status nf_gpu_execute(nf_gpu_code *code, const nf_plan *p, const nf_slots *s, const nf_tensor *inputs,
                          const nf_tensor *outputs, void *stream, nf_error *err)
 {
-    void *stack_ptrs[32], *stack_args[33];
+    void *stack_ptrs[32], *stack_args[34];
     bool heap = s->n > 32;
     void **ptrs = heap ? malloc((size_t)s->n * sizeof *ptrs) : stack_ptrs;
-    void **args = heap ? malloc((size_t)(s->n + 1) * sizeof *args) : stack_args;
+    void **args = heap ? malloc((size_t)(s->n + 2) * sizeof *args) : stack_args;
     nf_status st = NF_OK;
     if (!ptrs || !args) {
         st = nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
@@ -160,13 +175,14 @@ nf_status nf_gpu_execute(nf_gpu_code *code, const nf_plan *p, const nf_slots *s,
         args[i] = &ptrs[i];
     }
     for (int i = 0; i < p->n_kernels && !st; i++) {
-        int64_t n = code->work[i];
-        if (n <= 0)
+        const nf_launch *l = &code->launch[i];
+        int64_t n = l->n;
+        void *scratch = code->scratch[i];
+        if (n <= 0 || l->grid[0] == 0)
             continue;
         args[s->n] = &n;
-        unsigned grid[3] = {(unsigned)((n + NF_GPU_BLOCK - 1) / NF_GPU_BLOCK), 1, 1};
-        unsigned block[3] = {NF_GPU_BLOCK, 1, 1};
-        st = code->dev->launch(code->fns[i], grid, block, 0, stream, args, err);
+        args[s->n + 1] = &scratch;
+        st = code->dev->launch(code->fns[i], l->grid, l->block, 0, stream, args, err);
     }
 done:
     if (heap) {

@@ -316,6 +316,8 @@ static nf_status compile_signature(nf_kernel *k, const char *key, const int64_t 
     if (!st && k->target->kind == NF_TARGET_HOST) {
         st = jit_module(k, c, err);
     } else if (!st) {
+        const nf_device_ops *dev = nf_device_get(k->target->kind == NF_TARGET_NVPTX ? NF_DEVICE_CUDA : NF_DEVICE_HIP);
+        c->slots.multiprocessors = dev->multiprocessor_count ? dev->multiprocessor_count() : 0;
         char *cache_key = disk_cache_key(k, key);
         st = cache_key ? nf_gpu_compile(k->target, k->plan, &c->slots, cache_key, &c->gpu, err)
                        : nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");

@@ -1,0 +1,218 @@
+/* nsafuse-bench compile: what the first call of a new signature costs (LLVM
+ * codegen + PTX + the driver's link + load) in a fresh process with an empty
+ * disk cache, then in another fresh process with the cache the first one
+ * left (no LLVM, no driver JIT: nf_kernel_get_stats says so). The program
+ * runs itself twice (/proc/self/exe compile --child DIR) and reads the
+ * children's result lines from a pipe. */
+#include "bench.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef struct compile_case {
+    const char *label;
+    const char *file; /* relative to the graphs' folder */
+    const char *sym;
+    int64_t first, second; /* sizes of the two signatures */
+} compile_case;
+
+static const compile_case cases[] = {
+    {"upcast_two_scales", "upcast_two_scales.nf", "N", 1 << 20, 1 << 21},
+    {"bias_gelu_residual", "bias_gelu_residual.nf", "N", 1024, 2048},
+    {"transcendental_chain", "transcendental_chain.nf", "N", 1024, 2048},
+    {"logits_head_gate (GEMM)", "../../examples/nsa/logits_head_gate.nf", "T", 1, 2048},
+};
+enum { N_CASES = sizeof cases / sizeof cases[0] };
+
+typedef struct case_result {
+    bool ok;
+    double first_ms, compile_ms, again_ms, second_ms;
+    bool first_disk, second_disk;
+    int kernels;
+} case_result;
+
+/* ---- the child ----------------------------------------------------------- */
+
+/* One signature: the first call (compile + load + run, waited for), then a
+ * second call of the same signature (cached in memory). */
+static nf_status first_call(nf_kernel *k, const nf_graph *g, const char *sym, int64_t size, nf_device_kind device,
+                            double *first_ms, double *again_ms, nf_error *err)
+{
+    nf_bindings b = {.n = 1, .names = {sym}, .sizes = {size}};
+    bench_tensors in = {0}, out = {0};
+    nf_status s = bench_alloc_params(g, &b, device, &in, err);
+    if (s == NF_OK)
+        s = bench_alloc_outputs(g, &b, device, &out, err);
+    for (int i = 0; i < in.n && s == NF_OK; i++)
+        s = bench_fill_random(&in.t[i], 1 + (uint64_t)i, err);
+    if (s == NF_OK)
+        s = nf_device_synchronize(device, err);
+    for (int pass = 0; pass < 2 && s == NF_OK; pass++) {
+        double t0 = bench_now_s();
+        s = nf_kernel_run(k, in.t, in.n, out.t, out.n, NULL, err);
+        if (s == NF_OK)
+            s = nf_device_synchronize(device, err);
+        *(pass ? again_ms : first_ms) = 1e3 * (bench_now_s() - t0);
+    }
+    bench_tensors_free(&in);
+    bench_tensors_free(&out);
+    return s;
+}
+
+int bench_compile_child(const bench_opts *o)
+{
+    nf_error err = {0};
+    double t0 = bench_now_s();
+    void *probe = NULL;
+    nf_status s = nf_device_alloc(o->device, 1, &probe, &err); /* starts the driver and its context */
+    nf_device_free(o->device, probe);
+    if (s != NF_OK)
+        return bench_report("compile", &err);
+    printf("D %.3f\n", 1e3 * (bench_now_s() - t0));
+    for (int i = 0; i < N_CASES; i++) {
+        const compile_case *cc = &cases[i];
+        nf_graph *g = bench_load_graph(o, cc->file, &err);
+        if (!g) {
+            fprintf(stderr, "nsafuse-bench compile: %s skipped: %s\n", cc->label, err.message);
+            continue;
+        }
+        nf_compile_options co;
+        nf_compile_options_init(&co);
+        co.target = o->target;
+        nf_kernel *k = NULL;
+        case_result r = {0};
+        nf_kernel_stats st;
+        s = nf_compile(g, &co, &k, &err);
+        if (s == NF_OK)
+            s = first_call(k, g, cc->sym, cc->first, o->device, &r.first_ms, &r.again_ms, &err);
+        nf_kernel_get_stats(k, &st);
+        r.compile_ms = st.last_compile_ms;
+        r.first_disk = st.last_from_disk_cache;
+        r.kernels = st.kernels;
+        double ignored;
+        if (s == NF_OK)
+            s = first_call(k, g, cc->sym, cc->second, o->device, &r.second_ms, &ignored, &err);
+        nf_kernel_get_stats(k, &st);
+        r.second_disk = st.last_from_disk_cache;
+        nf_kernel_free(k);
+        nf_graph_free(g);
+        if (s != NF_OK)
+            return bench_report("compile", &err);
+        printf("R %d %.3f %.3f %.3f %.3f %d %d %d\n", i, r.first_ms, r.compile_ms, r.again_ms, r.second_ms,
+               (int)r.first_disk, (int)r.second_disk, r.kernels);
+        fflush(stdout);
+    }
+    return 0;
+}
+
+/* ---- the parent ---------------------------------------------------------- */
+
+/* Runs `self compile --child dir` and parses its lines. */
+static int run_child(const bench_opts *o, const char *dir, double *start_ms, case_result *res, double *wall_ms)
+{
+    int fds[2];
+    if (pipe(fds) != 0) {
+        fprintf(stderr, "nsafuse-bench compile: pipe: %s\n", strerror(errno));
+        return 2;
+    }
+    fflush(stdout);
+    double t0 = bench_now_s();
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "nsafuse-bench compile: fork: %s\n", strerror(errno));
+        close(fds[0]);
+        close(fds[1]);
+        return 2;
+    }
+    if (pid == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        const char *argv[12];
+        int n = 0;
+        argv[n++] = o->self;
+        argv[n++] = "compile";
+        argv[n++] = "--child";
+        argv[n++] = dir;
+        argv[n++] = "--target";
+        argv[n++] = o->target;
+        if (o->graphs_dir) {
+            argv[n++] = "--graphs";
+            argv[n++] = o->graphs_dir;
+        }
+        argv[n] = NULL;
+        execv("/proc/self/exe", (char *const *)argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    FILE *f = fdopen(fds[0], "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f)) {
+        int i, d1, d2, kernels;
+        double a, b, c, e;
+        if (sscanf(line, "D %lf", &a) == 1) {
+            *start_ms = a;
+        } else if (sscanf(line, "R %d %lf %lf %lf %lf %d %d %d", &i, &a, &b, &c, &e, &d1, &d2, &kernels) == 8 &&
+                   i >= 0 && i < N_CASES) {
+            res[i] = (case_result){true, a, b, c, e, d1 != 0, d2 != 0, kernels};
+        }
+    }
+    if (f)
+        fclose(f);
+    else
+        close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    *wall_ms = 1e3 * (bench_now_s() - t0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 2;
+}
+
+int bench_compile(const bench_opts *o)
+{
+    const char *tmp = getenv("TMPDIR");
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/nsafuse-bench-cache-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir)) {
+        fprintf(stderr, "nsafuse-bench compile: cannot make a cache folder %s: %s\n", dir, strerror(errno));
+        return 2;
+    }
+    setenv("NSAFUSE_CACHE_DIR", dir, 1); /* the children inherit it */
+    case_result cold[N_CASES] = {0}, warm[N_CASES] = {0};
+    double cold_start = 0, warm_start = 0, cold_wall = 0, warm_wall = 0;
+    int rc = run_child(o, dir, &cold_start, cold, &cold_wall);
+    if (rc == 0)
+        rc = run_child(o, dir, &warm_start, warm, &warm_wall);
+    nf_error err = {0};
+    if (nf_cache_clear(&err) != NF_OK)
+        fprintf(stderr, "nsafuse-bench compile: cannot clear %s: %s\n", dir, err.message);
+    rmdir(dir);
+    if (rc != 0) {
+        fprintf(stderr, "nsafuse-bench compile: a child process failed (exit %d)\n", rc);
+        return rc;
+    }
+    printf("nsafuse-bench compile (target %s): ms of the first call of a new signature (compile + load + run, "
+           "waited for)\n",
+           o->target);
+    printf("process 1: empty NSAFUSE_CACHE_DIR; process 2: a fresh process with the cache process 1 left\n");
+    printf("driver start (first allocation): %.1f ms / %.1f ms; whole child process: %.0f ms / %.0f ms\n\n",
+           cold_start, warm_start, cold_wall, warm_wall);
+    printf("%-24s %3s | %-38s | %-38s\n", "graph", "kn", "process 1: first / compile / again / 2nd sig",
+           "process 2: first / compile / again / 2nd sig");
+    for (int i = 0; i < N_CASES; i++) {
+        if (!cold[i].ok || !warm[i].ok) {
+            printf("%-24s (no result)\n", cases[i].label);
+            continue;
+        }
+        const case_result *c = &cold[i], *w = &warm[i];
+        printf("%-24s %3d | %7.1f %7.1f %6.3f %7.1f %-5s | %7.1f %7.1f %6.3f %7.1f %-5s\n", cases[i].label, c->kernels,
+               c->first_ms, c->compile_ms, c->again_ms, c->second_ms, c->first_disk ? "disk" : "LLVM", w->first_ms,
+               w->compile_ms, w->again_ms, w->second_ms, w->first_disk && w->second_disk ? "disk" : "LLVM");
+    }
+    printf("\nfirst: the first call; compile: nf_kernel_get_stats' last_compile_ms of that call; again: the next call "
+           "of the same signature;\n2nd sig: the first call of a second size in the same process; disk/LLVM: "
+           "whether the code came from the disk cache (last_from_disk_cache)\n");
+    return 0;
+}

@@ -1,0 +1,2 @@
+def jit(*a, **k): raise NotImplementedError
+def trace(*a, **k): raise NotImplementedError

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Assembles every example's PTX with ptxas for sm_80 and sm_90 and fails on
+# any error or register spill. Skips (exit 0, with a message) without ptxas.
+#   usage: scripts/check-ptx.sh NSAFUSE
+set -euo pipefail
+nsafuse=${1:?usage: scripts/check-ptx.sh NSAFUSE}
+ptxas=${PTXAS:-$(command -v ptxas || echo /usr/local/cuda/bin/ptxas)}
+if [ ! -x "$ptxas" ]; then
+    echo "check-ptx: SKIP: ptxas not found (set PTXAS, or install the CUDA toolkit)"
+    exit 0
+fi
+cd "$(dirname "$0")/.."
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failed=0 count=0
+for file in examples/nsa/*.nf; do
+    for graph in $(sed -n 's/^graph \([A-Za-z0-9_]*\).*/\1/p' "$file"); do
+        for sm in sm_80 sm_90; do
+            for t in 1 1024; do
+                for mode in fused unfused; do
+                    flags=()
+                    [ $mode = unfused ] && flags=(--unfused)
+                    "$nsafuse" dump "$file" --graph "$graph" --emit ptx --target $sm --dim T=$t "${flags[@]}" -o "$tmp/k.ptx"
+                    if ! "$ptxas" --gpu-name $sm -v "$tmp/k.ptx" -o "$tmp/k.cubin" > "$tmp/log" 2>&1; then
+                        echo "check-ptx: ptxas failed: $graph $sm T=$t $mode"; cat "$tmp/log"; failed=1
+                    elif grep -E '[1-9][0-9]* bytes spill' "$tmp/log" >/dev/null; then
+                        echo "check-ptx: register spills: $graph $sm T=$t $mode"; cat "$tmp/log"; failed=1
+                    fi
+                    count=$((count + 1))
+                done
+            done
+        done
+    done
+done
+echo "check-ptx: $count PTX modules assembled for sm_80 and sm_90, $([ $failed = 0 ] && echo 'no errors, no spills' || echo FAILED)"
+exit $failed
