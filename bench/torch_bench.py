@@ -37,10 +37,6 @@ def upcast_two_scales(x):
     return x.float() * 0.125 * 0.08838834764831845
 
 
-def copy_f32(x):
-    return x.clone()
-
-
 def rand(shape, dtype, device):
     """nsafuse's input distribution: uniform in +-[0.0625, 1], never zero."""
     mag = torch.rand(shape, device=device) * 0.9375 + 0.0625
@@ -172,16 +168,17 @@ def count_kernels(fn, args):
 
 # ---- the runs ------------------------------------------------------------------
 
-def run_chains(opts, clock, writer):
+def run_chains(opts, clock):
     rows = []
-    header = (f"{'chain':21} {'shape':15} {'MB':>8} {'variant':9} {'kn':>3} {'graph':>10} {'replay':>10} "
+    header = (f"{'chain':21} {'shape':15} {'MB':>8} {'variant':9} {'graph':>10} {'replay':>10} "
               f"{'plain':>10} {'TB/s':>6} {'1st ms':>9}")
     print(header)
+    compiled_fns = {}
     for name, fn, inner, default_sizes, make in CHAINS:
         if opts.chain and opts.chain != name:
             continue
         sizes = opts.sizes or default_sizes
-        compiled = torch.compile(fn, dynamic=False)
+        compiled_fns[name] = compiled = torch.compile(fn, dynamic=False)
         for elements in sizes:
             n = max(1, elements // inner)
             args = make(n, opts.device)
@@ -190,27 +187,47 @@ def run_chains(opts, clock, writer):
             del out
             shape = "x".join(str(s) for s in args[0].shape)
             for variant, f in (("eager", fn), ("compiled", compiled)):
-                t0 = time.perf_counter()
-                f(*args)
-                if clock.cuda:
-                    torch.cuda.synchronize()
-                first_ms = 1e3 * (time.perf_counter() - t0)
-                kernels = count_kernels(f, args) if clock.cuda else -1
-                graph, replay, plain, calls = time_call(clock, f, args, opts.graph_calls)
-                best = plain if math.isnan(graph) else graph
-                note = "" if calls in (0, opts.graph_calls) else f" (graph of {calls})"
-                print(f"{name:21} {shape:15} {moved / 1e6:8.1f} {variant:9} {kernels:3d} {graph:10.2f} "
-                      f"{replay:10.2f} {plain:10.2f} {moved / best / 1e6:6.2f} {first_ms:9.1f}{note}", flush=True)
-                rows.append(("torch", name, n * inner, moved, variant, kernels, graph, replay, plain))
-                if writer:
-                    writer.writerow(rows[-1])
+                try:
+                    rows.append(run_variant(opts, clock, name, shape, moved, n * inner, variant, f, args))
+                except Exception as e:  # noqa: BLE001 - report, go on with the next case
+                    print(f"{name:21} {shape:15} {variant}: FAILED: {type(e).__name__}: {e}", flush=True)
             del args
             if clock.cuda:
                 torch.cuda.empty_cache()
+    if clock.cuda:
+        # Last, after every timing: the profiler (CUPTI) stays out of the graph captures above.
+        counts = {}
+        for name, fn, inner, default_sizes, make in CHAINS:
+            if name not in compiled_fns:
+                continue
+            elements = (opts.sizes or default_sizes)[0]
+            args = make(max(1, elements // inner), opts.device)
+            for variant, f in (("eager", fn), ("compiled", compiled_fns[name])):
+                counts[(name, variant)] = count_kernels(f, args)
+            del args
+        print("kernels per call (profiler): " +
+              ", ".join(f"{n} {v} {k}" for (n, v), k in counts.items()))
+        for r in rows:
+            r[5] = counts.get((r[1], r[4]), -1)
     return rows
 
 
-def run_copy(opts, clock, writer):
+def run_variant(opts, clock, name, shape, moved, elements, variant, f, args):
+    """One case: the first call (compile for torch.compile), kernels, the three times; a CSV row."""
+    t0 = time.perf_counter()
+    f(*args)
+    if clock.cuda:
+        torch.cuda.synchronize()
+    first_ms = 1e3 * (time.perf_counter() - t0)
+    graph, replay, plain, calls = time_call(clock, f, args, opts.graph_calls)
+    best = plain if math.isnan(graph) else graph
+    note = "" if calls in (0, opts.graph_calls) else f" (graph of {calls})"
+    print(f"{name:21} {shape:15} {moved / 1e6:8.1f} {variant:9} {graph:10.2f} "
+          f"{replay:10.2f} {plain:10.2f} {moved / best / 1e6:6.2f} {first_ms:9.1f}{note}", flush=True)
+    return ["torch", name, elements, moved, variant, -1, graph, replay, plain]
+
+
+def run_copy(opts, clock):
     x = torch.empty(opts.copy_elements, dtype=torch.float32, device=opts.device)
     y = torch.empty_like(x)
     fn = y.copy_
@@ -219,9 +236,7 @@ def run_copy(opts, clock, writer):
     best = plain if math.isnan(graph) else graph
     print(f"copy bandwidth: torch copy_ of {opts.copy_elements} f32 ({moved / 1e6:.0f} MB read + written): "
           f"{best:.1f} us per call in a graph, {moved / best / 1e6:.2f} TB/s\n")
-    row = ("torch", "copy", opts.copy_elements, moved, "copy_", 1, graph, replay, plain)
-    if writer:
-        writer.writerow(row)
+    row = ["torch", "copy", opts.copy_elements, moved, "copy_", 1, graph, replay, plain]
     del x, y
     return [row]
 
@@ -236,7 +251,8 @@ def launch_cost(opts):
     for label, f in (("eager torch.mul(out=)", eager), ("torch.compile", compiled)):
         for _ in range(10):
             f()
-        torch.cuda.synchronize() if opts.device == "cuda" else None
+        if opts.device == "cuda":
+            torch.cuda.synchronize()
         times = []
         for i in range(opts.calls):
             if opts.device == "cuda" and i % 256 == 0:
@@ -324,23 +340,27 @@ def main():
     print(f"torch_bench on {name}: torch {torch.__version__}; times in us per call; graph = inside a CUDA graph "
           f"of {opts.graph_calls} calls\n")
     clock = Clock(opts.device)
-    out = open(opts.csv, "w", newline="") if opts.csv else None
-    writer = csv.writer(out) if out else None
-    if writer:
-        writer.writerow(FIELDS)
     rows = []
-    if "copy" not in skip:
-        rows += run_copy(opts, clock, writer)
-    if "chains" not in skip:
-        rows += run_chains(opts, clock, writer)
-    if out:
-        out.close()
-    if "launch" not in skip:
+    steps = [("copy", lambda: run_copy(opts, clock)), ("chains", lambda: run_chains(opts, clock)),
+             ("launch", lambda: launch_cost(opts) or [])]
+    failed = False
+    for label, step in steps:
+        if label in skip:
+            continue
+        try:
+            rows += step()
+        except Exception as e:  # noqa: BLE001 - the other steps' figures still count
+            print(f"torch_bench: {label} FAILED: {type(e).__name__}: {e}", flush=True)
+            failed = True
         print()
-        launch_cost(opts)
+    if opts.csv:
+        with open(opts.csv, "w", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(FIELDS)
+            writer.writerows(rows)
     if opts.nsafuse_csv:
         merge(opts.nsafuse_csv, rows)
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

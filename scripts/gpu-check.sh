@@ -2,6 +2,13 @@
 # Runs on the GPU machine from the repository root, with bundle/ carried
 # (scripts/gpu-bundle.sh made it): the test programs, the examples through
 # the CLI on the GPU, and the benchmarks. Logs go to $OUT.
+#   NF_TESTS='bundle/tests/test_x ...'  only these test programs
+#   NF_SKIP_CHECKS=1                     no test programs, no example runs (benchmarks only)
+#   NF_BENCH='all'                       nsafuse-bench with these arguments (elementwise rows
+#                                        go to $OUT/nsafuse.csv)
+#   NF_TORCH_BENCH='--sizes 1M'          bench/torch_bench.py with these arguments (may be
+#                                        empty: set is enough), after nsafuse-bench; it prints
+#                                        both side by side
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${OUT:-/tmp/nsafuse-out}
@@ -14,11 +21,15 @@ export NF_SOURCE_ROOT=$root
 export NSAFUSE_CACHE_DIR=${NSAFUSE_CACHE_DIR:-/tmp/nsafuse-cache}
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$out/gpu.txt"
 fail=0
+checks=yes
+[ "${NF_SKIP_CHECKS:-0}" = 1 ] && checks=no
 for t in ${NF_TESTS:-"$b"/tests/test_*}; do
+    [ $checks = yes ] || break
     name=$(basename "$t")
     if "$t" > "$out/$name.log" 2>&1; then echo "PASS $name"; else echo "FAIL $name"; tail -30 "$out/$name.log"; fail=1; fi
 done
 for f in "$root"/examples/nsa/*.nf; do
+    [ $checks = yes ] || break
     for g in $(sed -n 's/^graph \([A-Za-z0-9_]*\).*/\1/p' "$f"); do
         for T in ${NF_SIZES:-1 7 33 1024}; do
             if "$b/bin/nsafuse" run "$f" --graph "$g" --target cuda --dim T=$T --check > "$out/run-$g-$T.log" 2>&1; then
@@ -29,7 +40,19 @@ for f in "$root"/examples/nsa/*.nf; do
         done
     done
 done
-if [ -n "${NF_BENCH:-}" ] && [ -x "$b/bin/nsafuse-bench" ]; then
-    "$b/bin/nsafuse-bench" $NF_BENCH | tee "$out/bench.txt"
+if [ -n "${NF_BENCH:-}" ]; then
+    if [ -x "$b/bin/nsafuse-bench" ]; then
+        "$b/bin/nsafuse-bench" $NF_BENCH --csv "$out/nsafuse.csv" 2>&1 | tee "$out/bench.txt"
+        [ "${PIPESTATUS[0]}" = 0 ] || { echo "FAIL nsafuse-bench $NF_BENCH"; fail=1; }
+    else
+        echo "FAIL nsafuse-bench: not in the bundle (build it, then scripts/gpu-bundle.sh)"; fail=1
+    fi
+fi
+if [ -n "${NF_TORCH_BENCH+set}" ]; then
+    nf_csv=()
+    [ -f "$out/nsafuse.csv" ] && nf_csv=(--nsafuse-csv "$out/nsafuse.csv")
+    python3 "$root/bench/torch_bench.py" $NF_TORCH_BENCH --csv "$out/torch.csv" "${nf_csv[@]}" 2>&1 \
+        | tee "$out/torch_bench.txt"
+    [ "${PIPESTATUS[0]}" = 0 ] || { echo "FAIL torch_bench.py"; fail=1; }
 fi
 exit $fail

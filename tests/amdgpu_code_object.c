@@ -462,8 +462,14 @@ static void check_notes(char *text, const amd_expect *x, const kd_info *kd, kern
 
 /* ---- the disassembly, through llvm-objdump -d ----------------------------- */
 
-static void check_disassembly(const char *text, int rc, int n_kernels, problems *p)
+static void check_disassembly(const char *text, int rc, const amd_expect *x, problems *p)
 {
+    int n_kernels = x->n_kernels;
+    static const char *const fma[] = {"v_fma_f", "v_fmac_f", "v_mad_f", "v_mac_f", "v_pk_fma_f", "_mix_f"};
+    for (size_t i = 0; x->no_fma && i < sizeof fma / sizeof fma[0]; i++)
+        if (strstr(text, fma[i]))
+            problem(p, "the code contracts a multiply and an add (%s...): results would differ from the host's",
+                    fma[i]);
     if (rc != 0)
         problem(p, "llvm-objdump exited with %d", rc);
     if (!strstr(text, "file format elf64-amdgpu"))
@@ -542,7 +548,7 @@ void amd_check_code_object(const void *elf, size_t size, const amd_expect *x, am
         snprintf(mcpu, sizeof mcpu, "--mcpu=%s", x->target->gfx);
         char *argv[] = {(char *)objdump_path, "-d", mcpu, path, NULL};
         int rc = run_tool(argv, &out);
-        check_disassembly(out, rc, x->n_kernels, p);
+        check_disassembly(out, rc, x, p);
         free(out);
     }
     unlink(path);

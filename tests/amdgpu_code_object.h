@@ -27,6 +27,10 @@ extern const amd_target amd_targets[AMD_N_TARGETS]; /* gfx90a, gfx942, gfx950 */
 typedef struct amd_expect {
     const amd_target *target;
     int n_kernels, slots;
+    /* no float multiply-add in the code: the GEMM and its epilogue round
+     * every product and sum as the host does (graphs without exp, erf...,
+     * whose math library uses fma on purpose) */
+    bool no_fma;
 } amd_expect;
 
 /* The parameters gpu.c gives every kernel (nf_gpu_kernel_function): a global

@@ -32,6 +32,20 @@ static const variant variants[] = {{"fused", false, false}, {"keep_fp32", true, 
 static bool lld_missing;
 static char lld_message[1100];
 
+/* Whether every op of g is exact arithmetic, a cast, a view or a GEMM: then
+ * the code must hold no multiply-add (LLVM lowers division, square roots
+ * and the math library with fma on purpose). */
+static bool mul_add_only(const nf_graph *g)
+{
+    for (int i = 0; i < g->n_values; i++) {
+        nf_op op = g->values[i]->op;
+        if (op == NF_OP_DIV || op == NF_OP_POW || op == NF_OP_EXP || op == NF_OP_LOG || op == NF_OP_SQRT ||
+            op == NF_OP_RSQRT || op == NF_OP_SIGMOID || op == NF_OP_TANH || op == NF_OP_SILU || op == NF_OP_GELU)
+            return false;
+    }
+    return true;
+}
+
 /* The code object of g for t, *size bytes (malloc'd), and what it must hold;
  * NULL when ld.lld is missing. */
 static void *compile_code_object(const nf_graph *g, const char *what, const amd_target *t, const nf_bindings *b,
@@ -45,7 +59,7 @@ static void *compile_code_object(const nf_graph *g, const char *what, const amd_
     int n_kernels = plan->n_kernels;
     int slots = nf_graph_num_params(g) + nf_graph_num_outputs(g) + plan->n_temporaries;
     nf_plan_free(plan);
-    *x = (amd_expect){t, n_kernels, slots};
+    *x = (amd_expect){t, n_kernels, slots, mul_add_only(g)};
 
     nf_compile_options o;
     nf_compile_options_init(&o);
@@ -324,7 +338,7 @@ static void checks_catch_broken_code_objects(void **state)
         free(copy);
     }
     /* the right object against the wrong expectations */
-    amd_expect two_kernels = {x.target, 2, x.slots}, more_slots = {x.target, 1, x.slots + 1};
+    amd_expect two_kernels = {x.target, 2, x.slots, false}, more_slots = {x.target, 1, x.slots + 1, false};
     memset(p, 0, sizeof *p);
     amd_check_code_object(elf, size, &two_kernels, NULL, p);
     expect_problem(p, "a kernel missing", "nf_k1");

@@ -85,8 +85,9 @@ def _overlapping_layout(meta):
 
 class _Prepared:
     """nf_tensor arrays for one call in flight; shapes and strides are fixed
-    per signature, only the pointers change."""
-    __slots__ = ("ins", "outs", "in_elems", "out_elems", "err")
+    per signature, only the pointers change. Addresses are kept as integers
+    for the cheapest ctypes call."""
+    __slots__ = ("ins", "outs", "in_elems", "out_elems", "err", "ins_addr", "outs_addr", "err_addr")
 
     def __init__(self, ins, outs):
         self.ins = ins
@@ -94,6 +95,9 @@ class _Prepared:
         self.in_elems = [ins[i] for i in range(len(ins))]
         self.out_elems = [outs[i] for i in range(len(outs))]
         self.err = NfError()
+        self.ins_addr = ctypes.addressof(ins)
+        self.outs_addr = ctypes.addressof(outs)
+        self.err_addr = ctypes.addressof(self.err)
 
 
 class _Signature:
@@ -101,8 +105,6 @@ class _Signature:
                  "n_out", "device")
 
     def prepared(self):
-        if self.pool:
-            return self.pool.pop()
         ins = (NfTensor * max(len(self.in_template), 1))()
         outs = (NfTensor * max(len(self.out_template), 1))()
         for arr, tmpl in ((ins, self.in_template), (outs, self.out_template)):
@@ -344,20 +346,19 @@ class Kernel:
     def _run(self, sig, ptrs, n_in, outs, out):
         if outs is not None and sig.spans is not None:
             self._check_overlap(sig.spans, ptrs, n_in)
-        prep = sig.prepared()
+        prep = sig.pool.pop() if sig.pool else sig.prepared()
         try:
-            elems = prep.in_elems
-            for i in range(n_in):
-                elems[i].data = ptrs[i]
+            for e, p in zip(prep.in_elems, ptrs):
+                e.data = p
             if outs is None:
                 results = [alloc() for alloc in sig.allocs]
-                for e, (_, p) in zip(prep.out_elems, results):
-                    e.data = p
+                for e, r in zip(prep.out_elems, results):
+                    e.data = r[1]
             else:
                 for e, p in zip(prep.out_elems, ptrs[n_in:]):
                     e.data = p
-            stream = sig.stream() if sig.stream is not None else None
-            if _lib.kernel_run(sig.handle, prep.ins, n_in, prep.outs, sig.n_out, stream, ctypes.byref(prep.err)):
+            if _lib.kernel_run_raw(sig.handle, prep.ins_addr, n_in, prep.outs_addr, sig.n_out,
+                                   sig.stream() if sig.stream is not None else None, prep.err_addr):
                 raise _lib.error_from(prep.err)
         finally:
             sig.pool.append(prep)
@@ -367,7 +368,7 @@ class Kernel:
             return out
         if sig.n_out == 1:
             return results[0][0]
-        return tuple(o for o, _ in results)
+        return tuple(r[0] for r in results)
 
     def _check_overlap(self, spans, ptrs, n_in):
         for j in range(n_in, len(ptrs)):

@@ -139,16 +139,23 @@ compile_options_init = _proto("nf_compile_options_init", None, POINTER(NfCompile
 compile_graph = _proto("nf_compile", c_int, c_void_p, POINTER(NfCompileOptions), POINTER(c_void_p), _P_ERR)
 kernel_free = _proto("nf_kernel_free", None, c_void_p)
 kernel_run = _proto("nf_kernel_run", c_int, c_void_p, _P_TENSOR, c_int, _P_TENSOR, c_int, c_void_p, _P_ERR)
+# The same function taking addresses as integers: the cheapest call ctypes makes.
+kernel_run_raw = ctypes.cast(kernel_run, ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p, c_int, c_void_p, c_int, c_void_p,
+                                                           c_void_p))
 kernel_dump = _proto("nf_kernel_dump", c_int, c_void_p, c_char_p, _P_BIND, POINTER(c_void_p), POINTER(c_size_t),
                      _P_ERR)
 kernel_get_stats = _proto("nf_kernel_get_stats", None, c_void_p, POINTER(NfKernelStats))
 
 
+STATUS_NAMES = ("NF_OK", "NF_ERR_PARSE", "NF_ERR_TYPE", "NF_ERR_ARG", "NF_ERR_UNSUPPORTED", "NF_ERR_NOMEM",
+                "NF_ERR_IO", "NF_ERR_NO_DEVICE", "NF_ERR_DRIVER", "NF_ERR_COMPILE")
+
+
 def error_from(err):
     """An Error carrying what the library wrote into an nf_error."""
-    status = status_name(err.status)
-    return Error(err.message.decode("utf-8", "replace"), status.decode() if status else str(err.status), err.line,
-                 err.col)
+    s = err.status
+    status = STATUS_NAMES[s] if 0 <= s < len(STATUS_NAMES) else f"status {s}"
+    return Error(err.message.decode("utf-8", "replace"), status, err.line, err.col)
 
 
 def take_string(ptr):

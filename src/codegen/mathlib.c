@@ -2,6 +2,7 @@
  * and module, emitted on first use. */
 #include "codegen/mathlib_ir.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,11 +12,27 @@ static V body_sqrt(nf_mb *mb, V x, V y)
     return nf_sqrt(mb, x);
 }
 
-/* Two correctly rounded steps: error below 1 ulp; rsqrt(+-0) = +-inf. */
+/* y0 = 1/sqrt(x) in two rounded steps (up to 1.5 ulp), then one correction
+ * from the exact residuals of both: with s = sqrt(x) rounded, x - s^2 and
+ * 1 - s y0 are exact by FMA, and 1/sqrt(x) = y0 (1 + d - (x - s^2)/(2x)) to
+ * second order. Tiny x is scaled up first so the residuals stay exact. */
 static V body_rsqrt(nf_mb *mb, V x, V y)
 {
     (void)y;
-    return nf_div(mb, nf_kf(mb, 1.0), nf_sqrt(mb, x));
+    V one = nf_kf(mb, 1.0), zero = nf_kf(mb, 0.0);
+    V tiny = nf_lt(mb, x, nf_kf(mb, mb->f64 ? 0x1p-900 : 0x1p-100));
+    V xs = nf_sel(mb, tiny, nf_mul(mb, x, nf_kf(mb, mb->f64 ? 0x1p200 : 0x1p50)), x);
+    V s = nf_sqrt(mb, xs);
+    V y0 = nf_div(mb, one, s);
+    V d = nf_fma(mb, nf_neg(mb, s), y0, one);
+    V e = nf_fma(mb, nf_neg(mb, s), s, xs);
+    V corr = nf_fma(mb, nf_mul(mb, nf_mul(mb, e, nf_kf(mb, -0.5)), y0), y0, d);
+    V r = nf_fma(mb, y0, corr, y0);
+    r = nf_mul(mb, r, nf_sel(mb, tiny, nf_kf(mb, mb->f64 ? 0x1p100 : 0x1p25), one));
+    /* 0, inf, negative, NaN: the plain quotient has the right special value */
+    V plain = nf_div(mb, one, nf_sqrt(mb, x));
+    V normal = nf_and(mb, nf_gt(mb, x, zero), nf_lt(mb, x, nf_kf(mb, INFINITY)));
+    return nf_sel(mb, normal, r, plain);
 }
 
 static V body_pow(nf_mb *mb, V x, V y) { return nf_mathlib_pow(mb, x, y); }

@@ -148,11 +148,11 @@ static void gauss_mills(nf_mb *mb, V x, double s, V a, V *mh, V *ml, V *k)
     nf_dw_mul(mb, ph, pl, hh, hl, mh, ml);
 }
 
-#define ERF_SPLIT 1.0
+#define ERF_SPLIT 0.875
 
 /* Below ERF_SPLIT the series; above, 1 - erfc(|x|) with erfc(x) =
- * e^(-x^2) H(a)/a, a = sqrt(2)|x| as a double-word. erfc(1) = 0.157, so
- * erfc's error shrinks by 4 or more in the result. */
+ * e^(-x^2) H(a)/a, a = sqrt(2)|x| as a double-word. erfc(0.875) = 0.216,
+ * so erfc's error shrinks by 3.5 or more in the result. */
 V nf_mathlib_erf(nf_mb *mb, V x)
 {
     V wh, wl;
@@ -183,12 +183,12 @@ static const double gelu_g64[] = {
     -0x1.ef016a702b0ecp-33, 0x1.578db19197dcap-37, -0x1.4c512fafbc7a3p-42,
 };
 
-#define GELU_LO -0.354
+#define GELU_LO -1.0
 #define GELU_HI 1.0
 
 /* gelu(x) = x/2 (1 + erf(x/sqrt 2)) in three forms, each rounding once:
- *   x < GELU_LO:   -e^(-x^2/2) H(-x) / 2   (1 + erf cancels here)
- *   x <= GELU_HI:  x/2 (1 + x G(x^2))
+ *   x < GELU_LO:   -e^(-x^2/2) H(-x) / 2   (1 + erf cancels below)
+ *   x <= GELU_HI:  x/2 (1 + x G(x^2)), x G as a double-word
  *   above:         x - e^(-x^2/2) H(x) / 2
  * since erfc(|x|/sqrt 2) = e^(-x^2/2) H(|x|)/|x|; the exponent comes from
  * the exact x^2 and the power of two is applied last (no early underflow). */

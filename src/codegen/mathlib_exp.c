@@ -57,10 +57,8 @@ static const double log_r64[] = {
 /* log(x) for finite x > 0. log(1+f) = f - f^2/2 + s*(f^2/2 + R), s = f/(2+f):
  * f is exact, the rounded parts are small against it. ln2_hi has 16 (42)
  * bits so k*ln2_hi is exact. */
-static V log_core(nf_mb *mb, V x)
+static V log_parts(nf_mb *mb, V m, V k)
 {
-    V m, k;
-    log_reduce(mb, x, &m, &k);
     V f = nf_sub(mb, m, nf_kf(mb, 1.0));
     V s = nf_div(mb, f, nf_add(mb, nf_kf(mb, 2.0), f));
     V z = nf_mul(mb, s, s);
@@ -72,6 +70,13 @@ static V log_core(nf_mb *mb, V x)
     V lo = nf_fma(mb, s, nf_add(mb, hfsq, r), nf_mul(mb, k, nf_kf(mb, ln2_lo)));
     V t = nf_sub(mb, nf_sub(mb, hfsq, lo), f);
     return nf_sub(mb, nf_mul(mb, k, nf_kf(mb, ln2_hi)), t);
+}
+
+static V log_core(nf_mb *mb, V x)
+{
+    V m, k;
+    log_reduce(mb, x, &m, &k);
+    return log_parts(mb, m, k);
 }
 
 V nf_mathlib_log(nf_mb *mb, V x)
@@ -139,15 +144,22 @@ static V pow_mag64(nf_mb *mb, V ax, V y)
     return nf_scale2(mb, ph, k);
 }
 
-/* The same for f32, computed in f64 (errors ~2^-43) and rounded once. */
+/* The same for f32, computed in f64 (errors ~2^-45) and rounded once, in
+ * base 2 so that powers of two come out exact (pow(2, -150) is the tie 0). */
 static V pow_mag32(nf_mb *mb, V ax, V y)
 {
     nf_mb d;
     nf_mb_other(mb, true, &d);
-    V w = nf_mul(&d, nf_fext(&d, y), log_core(&d, nf_fext(&d, ax)));
-    V ph, pl, k;
-    nf_exp_core(&d, clamp(&d, w, exp_lo(&d), exp_hi(&d)), NULL, &ph, &pl, &k);
-    return nf_ftrunc(mb, nf_scale2(&d, ph, k));
+    V m, k;
+    log_reduce(&d, nf_fext(&d, ax), &m, &k);
+    V log2x = nf_fma(&d, log_parts(&d, m, nf_kf(&d, 0.0)), nf_kf(&d, 0x1.71547652b82fep+0), k);
+    V w = clamp(&d, nf_mul(&d, nf_fext(&d, y), log2x), -1100.0, 1100.0);
+    V j = nf_rint(&d, w);
+    V rh, rl, ph, pl, k2;
+    nf_two_prod(&d, nf_sub(&d, w, j), nf_kf(&d, 0x1.62e42fefa39efp-1), &rh, &rl); /* (w - j) ln2 */
+    rl = nf_fma(&d, nf_sub(&d, w, j), nf_kf(&d, 0x1.abc9e3b39803fp-56), rl);
+    nf_exp_core(&d, rh, rl, &ph, &pl, &k2);
+    return nf_ftrunc(mb, nf_scale2(&d, ph, nf_iadd(&d, k2, nf_to_int(&d, j))));
 }
 
 /* C99 F.9.4.4 special cases around the magnitude computation. */

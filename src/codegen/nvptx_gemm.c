@@ -38,9 +38,22 @@ typedef struct gen {
     plan_tc p;
     LLVMValueRef lane, warp, a_base, b_base;
     int64_t a_row_stride, b_row_stride; /* elements */
+    bool split_b;                       /* B is f32, split into three bf16 terms */
 } gen;
 
 static const nf_layout *slot_layout(const nf_slots *s, const nf_value *v) { return &s->layout[s->first_slot[v->id]]; }
+
+/* The fp32-weight form: A is bf16 widened to f32 by a cast, B is f32. Then
+ * x * w = x * (w1 + w2 + w3) + x * r with wi = bf16 terms of w (hi, mid, lo:
+ * each the RNE bf16 of what the earlier ones leave, so w - w1 - w2 - w3 is
+ * below 2^-24 |w| for normal w), and every x * wi is exact in f32: three bf16
+ * tensor-core products reach fp32 accuracy (docs/GEMM.md has the bound). */
+static bool splits_b(const nf_fused_kernel *k)
+{
+    const nf_value *g = k->gemm, *a = g->args[0], *b = g->args[1];
+    return g->dtype == NF_F32 && a->op == NF_OP_CAST && a->args[0] == k->a.source && k->a.source->dtype == NF_BF16 &&
+           b == k->b.source && b->dtype == NF_F32;
+}
 
 /* A GEMM the tensor-core path takes: bf16 x bf16 (or f16 x f16) read
  * directly (no views, no casts), K contiguous, K % 16 == 0, N % 8 == 0 and
@@ -50,8 +63,10 @@ bool nf_nvptx_gemm_applies(const nf_fused_kernel *k, const nf_slots *s)
 {
     if (k->kind != NF_KERNEL_GEMM || !s->aligned16)
         return false;
-    const nf_value *g = k->gemm, *a = g->args[0], *b = g->args[1];
-    if (a != k->a.source || b != k->b.source || a->dtype != b->dtype || (a->dtype != NF_BF16 && a->dtype != NF_F16))
+    const nf_value *g = k->gemm, *a = k->a.source, *b = k->b.source;
+    bool split = splits_b(k);
+    if (!split && (a != g->args[0] || b != g->args[1] || a->dtype != b->dtype ||
+                   (a->dtype != NF_BF16 && a->dtype != NF_F16)))
         return false;
     if (g->op == NF_OP_MATMUL && !g->attr.trans_b)
         return false;
@@ -125,6 +140,32 @@ static LLVMValueRef load_pair(gen *g, LLVMValueRef base, int64_t row_stride, LLV
     return LLVMBuildSelect(g->b, valid, v, c32(g, 0), "");
 }
 
+/* Two f32 weights at (row, col), (row, col + 1) as three packed bf16 pairs:
+ * terms[0] the high parts, terms[1] the middle, terms[2] the low. */
+static void split_pair(gen *g, LLVMValueRef row, LLVMValueRef col, LLVMValueRef rows, LLVMValueRef *terms)
+{
+    LLVMValueRef valid = LLVMBuildICmp(g->b, LLVMIntSLT, row, rows, "");
+    LLVMValueRef safe = LLVMBuildSelect(g->b, valid, row, c64(g, 0), "");
+    LLVMValueRef off = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, safe, c64(g, g->b_row_stride), ""), col, "");
+    LLVMTypeRef v2 = LLVMVectorType(g->f32, 2);
+    LLVMValueRef ld = LLVMBuildLoad2(g->b, v2, LLVMBuildGEP2(g->b, g->f32, g->b_base, &off, 1, ""), "");
+    LLVMSetAlignment(ld, 8);
+    LLVMValueRef zero = LLVMConstNull(v2);
+    LLVMValueRef w[2] = {LLVMBuildExtractElement(g->b, LLVMBuildSelect(g->b, valid, ld, zero, ""), c32(g, 0), ""),
+                         LLVMBuildExtractElement(g->b, LLVMBuildSelect(g->b, valid, ld, zero, ""), c32(g, 1), "")};
+    LLVMValueRef bits[3][2];
+    for (int e = 0; e < 2; e++) {
+        LLVMValueRef rest = w[e];
+        for (int t = 0; t < 3; t++) {
+            LLVMValueRef part = nf_emit_round(g->b, g->m, rest, NF_BF16);
+            bits[t][e] = LLVMBuildLShr(g->b, LLVMBuildBitCast(g->b, part, g->i32, ""), c32(g, 16), "");
+            rest = LLVMBuildFSub(g->b, rest, part, ""); /* exact: part is rest rounded */
+        }
+    }
+    for (int t = 0; t < 3; t++)
+        terms[t] = LLVMBuildOr(g->b, bits[t][0], LLVMBuildShl(g->b, bits[t][1], c32(g, 16), ""), "");
+}
+
 typedef struct frag {
     LLVMValueRef acc[8][4];
 } frag;
@@ -141,27 +182,36 @@ static void mma_step(gen *g, frag *f, LLVMValueRef m0, LLVMValueRef n0, LLVMValu
     LLVMValueRef a[4] = {
         load_pair(g, g->a_base, g->a_row_stride, r0, col0, M), load_pair(g, g->a_base, g->a_row_stride, r1, col0, M),
         load_pair(g, g->a_base, g->a_row_stride, r0, col1, M), load_pair(g, g->a_base, g->a_row_stride, r1, col1, M)};
-    const char *mma = g->k->gemm->args[0]->dtype == NF_BF16 ? "llvm.nvvm.mma.m16n8k16.row.col.bf16"
+    const char *mma = g->k->a.source->dtype == NF_BF16 ? "llvm.nvvm.mma.m16n8k16.row.col.bf16"
                                                             : "llvm.nvvm.mma.m16n8k16.row.col.f32.f16";
     for (int j = 0; j < ntiles; j++) {
         LLVMValueRef n = LLVMBuildAdd(g->b, LLVMBuildAdd(g->b, n0, c64(g, 8 * j), ""), grp, "");
-        LLVMValueRef b0 = load_pair(g, g->b_base, g->b_row_stride, n, col0, N);
-        LLVMValueRef b1 = load_pair(g, g->b_base, g->b_row_stride, n, col1, N);
+        LLVMValueRef b0[3], b1[3];
+        int terms = 1;
+        if (g->split_b) {
+            split_pair(g, n, col0, N, b0);
+            split_pair(g, n, col1, N, b1);
+            terms = 3;
+        } else {
+            b0[0] = load_pair(g, g->b_base, g->b_row_stride, n, col0, N);
+            b1[0] = load_pair(g, g->b_base, g->b_row_stride, n, col1, N);
+        }
         unsigned id = LLVMLookupIntrinsicID(mma, strlen(mma));
         LLVMTypeRef fty = LLVMIntrinsicGetType(g->c, id, NULL, 0);
-        LLVMTypeRef *pt = malloc(12 * sizeof *pt);
+        LLVMTypeRef pt[10];
         LLVMGetParamTypes(fty, pt);
-        LLVMValueRef args[10];
-        for (int i = 0; i < 4; i++)
-            args[i] = LLVMBuildBitCast(g->b, a[i], pt[i], "");
-        args[4] = LLVMBuildBitCast(g->b, b0, pt[4], "");
-        args[5] = LLVMBuildBitCast(g->b, b1, pt[5], "");
-        for (int i = 0; i < 4; i++)
-            args[6 + i] = f->acc[j][i];
-        free(pt);
-        LLVMValueRef d = call(g, mma, args, 10);
-        for (int i = 0; i < 4; i++)
-            f->acc[j][i] = LLVMBuildExtractValue(g->b, d, (unsigned)i, "");
+        for (int t = terms - 1; t >= 0; t--) { /* the small terms first */
+            LLVMValueRef args[10];
+            for (int i = 0; i < 4; i++)
+                args[i] = LLVMBuildBitCast(g->b, a[i], pt[i], "");
+            args[4] = LLVMBuildBitCast(g->b, b0[t], pt[4], "");
+            args[5] = LLVMBuildBitCast(g->b, b1[t], pt[5], "");
+            for (int i = 0; i < 4; i++)
+                args[6 + i] = f->acc[j][i];
+            LLVMValueRef d = call(g, mma, args, 10);
+            for (int i = 0; i < 4; i++)
+                f->acc[j][i] = LLVMBuildExtractValue(g->b, d, (unsigned)i, "");
+        }
     }
 }
 
@@ -461,10 +511,12 @@ nf_status nf_nvptx_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan 
         LLVMDisposeBuilder(g.b);
         return nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory in codegen");
     }
-    const nf_value *a = k->gemm->args[0], *b = k->gemm->args[1];
+    const nf_value *a = k->a.source, *b = k->b.source;
     const nf_layout *la = slot_layout(s, a), *lb = slot_layout(s, b);
+    g.split_b = splits_b(k);
+    LLVMTypeRef b_elem = g.split_b ? g.f32 : LLVMInt16TypeInContext(g.c);
     g.a_base = LLVMBuildGEP2(g.b, LLVMInt16TypeInContext(g.c), ptrs[s->first_slot[a->id]], (LLVMValueRef[]){c64(&g, la->offset)}, 1, "");
-    g.b_base = LLVMBuildGEP2(g.b, LLVMInt16TypeInContext(g.c), ptrs[s->first_slot[b->id]], (LLVMValueRef[]){c64(&g, lb->offset)}, 1, "");
+    g.b_base = LLVMBuildGEP2(g.b, b_elem, ptrs[s->first_slot[b->id]], (LLVMValueRef[]){c64(&g, lb->offset)}, 1, "");
     g.a_row_stride = la->rank >= 2 ? la->strides[la->rank - 2] : 0;
     g.b_row_stride = lb->strides[0];
     LLVMValueRef tid = sreg(&g, "llvm.nvvm.read.ptx.sreg.tid.x");
