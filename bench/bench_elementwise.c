@@ -47,12 +47,12 @@ static double tbps(int64_t bytes, double us) { return us > 0 ? (double)bytes / (
 /* The figure a row is judged by: in a graph where there are graphs. */
 static double best_us(const bench_times *t) { return isnan(t->graph_us) ? t->plain_us : t->graph_us; }
 
-static void csv_row(FILE *csv, const char *chain, int64_t elements, int64_t bytes, const char *variant, int kernels,
+static void csv_row(FILE *csv, const char *name, int64_t elements, int64_t bytes, const char *label, int kernels,
                     const bench_times *t)
 {
     if (csv)
-        fprintf(csv, "nsafuse,%s,%lld,%lld,%s,%d,%.3f,%.3f,%.3f\n", chain, (long long)elements, (long long)bytes,
-                variant, kernels, t->graph_us, t->replay_us, t->plain_us);
+        fprintf(csv, "nsafuse,%s,%lld,%lld,%s,%d,%.3f,%.3f,%.3f\n", name, (long long)elements, (long long)bytes,
+                label, kernels, t->graph_us, t->replay_us, t->plain_us);
 }
 
 static nf_status compile_and_time(const bench_opts *o, bench_clock *c, const nf_graph *g, const bench_tensors *in,
@@ -232,6 +232,13 @@ static nf_status bench_case(const bench_opts *o, bench_clock *c, const nf_graph 
 
 int bench_elementwise(const bench_opts *o)
 {
+    bool known = !o->chain;
+    for (size_t i = 0; i < sizeof chains / sizeof chains[0]; i++)
+        known = known || strcmp(o->chain, chains[i].name) == 0;
+    if (!known) {
+        fprintf(stderr, "nsafuse-bench elementwise: no chain named %s\n", o->chain);
+        return 1;
+    }
     nf_error err = {0};
     bench_clock c;
     nf_status s = bench_clock_open(o->device, &c, &err);
@@ -253,7 +260,7 @@ int bench_elementwise(const bench_opts *o)
            device, o->target, o->graph_calls);
     double ref_tbps = NAN;
     s = copy_bandwidth(o, &c, csv, &ref_tbps, &err);
-    bool matched = false, failed = false;
+    bool failed = false;
     if (s == NF_OK)
         printf("%-21s %-13s %8s %-7s %3s %10s %10s %10s %6s %7s %8s\n", "chain", "shape", "MB", "variant", "kn",
                "graph", "replay", "plain", "TB/s", "% copy", "1st ms");
@@ -261,7 +268,6 @@ int bench_elementwise(const bench_opts *o)
         const chain *ch = &chains[i];
         if (o->chain && strcmp(o->chain, ch->name) != 0)
             continue;
-        matched = true;
         char file[128];
         snprintf(file, sizeof file, "%s.nf", ch->name);
         nf_graph *g = bench_load_graph(o, file, &err);
@@ -283,10 +289,6 @@ int bench_elementwise(const bench_opts *o)
     bench_clock_close(&c);
     if (s != NF_OK)
         return bench_report("elementwise", &err);
-    if (!matched) {
-        fprintf(stderr, "nsafuse-bench elementwise: no chain named %s\n", o->chain);
-        return 1;
-    }
     printf("\nTB/s: (input + output bytes) / time in a graph; %% copy: of the driver memcpy's TB/s above; "
            "1st ms: the first call (compile + load + run)\n");
     return failed ? 1 : 0;

@@ -31,6 +31,8 @@ enum {
     MAX_VGPRS = 512,        /* GFX90A+: one file of 512, arch VGPRs then AGPRs */
     MAX_AGPRS = 256,
     VGPR_GRANULE = 8,       /* GFX90A+: COMPUTE_PGM_RSRC1 counts VGPRs in blocks of 8 */
+    RSRC1_RNE_DENORMALS_KEPT = 0xf0, /* bits 12-19: round 32, round 16/64 = 0; denorm 32, 16/64 = 3 */
+    RSRC1_IEEE_MODE = 1 << 23,
     BLOCK = 256,            /* NF_GPU_BLOCK: gpu.c's threads per block */
     MAX_KERNELS = AMD_MAX_KERNELS,
 };
@@ -90,6 +92,7 @@ void amd_find_tools(void)
 }
 
 bool amd_have_readelf(void) { return readelf_path != NULL; }
+bool amd_have_objdump(void) { return objdump_path != NULL; }
 
 /* Runs argv with stdout and stderr into *out (malloc'd); the exit status, or -1. */
 static int run_tool(char *const argv[], char **out)
@@ -263,6 +266,11 @@ static void check_elf(const unsigned char *e, size_t size, const amd_expect *x, 
                     kd_name, kd[k].kernarg_size, 8 * amd_kernel_args(slots), slots);
         if (!(props & 0x8))
             problem(p, "%s: ENABLE_SGPR_KERNARG_SEGMENT_PTR not set", kd_name);
+        /* the host's float environment: round to nearest even, denormals kept
+         * (in and out, every width), IEEE mode (NaN inputs handled as IEEE 754 says) */
+        if (((rsrc1 >> 12) & 0xff) != RSRC1_RNE_DENORMALS_KEPT || !(rsrc1 & RSRC1_IEEE_MODE))
+            problem(p, "%s: COMPUTE_PGM_RSRC1 0x%08x: want round-to-nearest-even, denormal flushing off, IEEE mode on",
+                    kd_name, rsrc1);
     }
 }
 

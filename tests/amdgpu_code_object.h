@@ -59,6 +59,7 @@ typedef struct amd_kernel_meta {
  * are skipped without them. */
 void amd_find_tools(void);
 bool amd_have_readelf(void);
+bool amd_have_objdump(void);
 
 /* Every check on the ELF image; seen (may be NULL) gets kernel i's metadata
  * at [i] when llvm-readelf is there. */

@@ -216,7 +216,7 @@ static void random_graphs_give_valid_code_objects(void **state)
     int count = getenv("NF_TEST_GRAPHS") ? atoi(getenv("NF_TEST_GRAPHS")) : 50;
     printf("random graphs: seed %llu (rerun with NF_TEST_SEED=%llu), %d graphs\n", (unsigned long long)seed,
            (unsigned long long)seed, count);
-    int kernels = 0;
+    int kernels = 0, mul_add_graphs = 0;
     for (int i = 0; i < count && !lld_missing; i++) {
         bool gemm = i % 2 == 0;
         nf_graph *g = random_graph(seed + (uint64_t)i * 7919, gemm, NULL);
@@ -227,6 +227,7 @@ static void random_graphs_give_valid_code_objects(void **state)
         snprintf(what, sizeof what, "random %s graph %d (seed %llu)", gemm ? "GEMM" : "elementwise", i,
                  (unsigned long long)seed);
         nf_bindings b = {0};
+        mul_add_graphs += mul_add_only(g);
         for (int t = 0; t < AMD_N_TARGETS; t++)
             kernels += check_code_object(g, what, &amd_targets[t], &b, &variants[i % 3], NULL);
         nf_graph_free(g);
@@ -235,7 +236,8 @@ static void random_graphs_give_valid_code_objects(void **state)
         printf("%s\n", lld_message);
         skip();
     }
-    printf("random graphs: %d kernels in %d code objects, all valid\n", kernels, count * AMD_N_TARGETS);
+    printf("random graphs: %d kernels in %d code objects, all valid (%d graphs of exact arithmetic: no multiply-add)\n",
+           kernels, count * AMD_N_TARGETS, mul_add_graphs);
 }
 
 /* ---- the checks catch what they are for ---------------------------------- */
@@ -307,7 +309,7 @@ static void checks_catch_broken_code_objects(void **state)
     int64_t wrong_entry = entry + 256;
     uint32_t rsrc1;
     memcpy(&rsrc1, elf + kd + 48, 4);
-    uint32_t more_vgprs = (rsrc1 & ~0x3fu) | (((rsrc1 & 0x3f) + 1) & 0x3f);
+    uint32_t more_vgprs = (rsrc1 & ~0x3fu) | (((rsrc1 & 0x3f) + 1) & 0x3f), flush_f32 = rsrc1 & ~(3u << 16);
     unsigned char abi_v4 = 2;
     const struct {
         const char *what;
@@ -324,6 +326,7 @@ static void checks_catch_broken_code_objects(void **state)
         {"kernarg size in the descriptor", kd + 8, &short_kernargs, 4, "kernarg size", false},
         {"code entry offset", kd + 16, &wrong_entry, 8, "code entry", false},
         {"VGPR blocks in the descriptor", kd + 48, &more_vgprs, 4, "VGPR blocks", true},
+        {"f32 denormals flushed", kd + 48, &flush_f32, 4, "denormal flushing off", false},
     };
     for (size_t i = 0; i < sizeof elf_breaks / sizeof elf_breaks[0]; i++) {
         if (elf_breaks[i].needs_readelf && !amd_have_readelf())
@@ -379,7 +382,21 @@ static void checks_catch_broken_code_objects(void **state)
         if (p->count)
             fail_msg("the good metadata fails the checks:\n%s", p->text);
     }
-    printf("the checks catch %zu broken ELF images, 2 wrong expectations and %zu broken metadata lines\n",
+    /* exp's code uses fma on purpose: taken for exact arithmetic, it fails */
+    static const char exp_text[] = "graph e(%x: f32[64]) {\n  %y = exp(%x)\n  return %y\n}\n";
+    g = nf_graph_parse(exp_text, sizeof exp_text - 1, "e.nf", NULL, &err);
+    assert_non_null(g);
+    free(elf);
+    elf = compile_code_object(g, "e", t, &b, &variants[0], &size, &x);
+    nf_graph_free(g);
+    assert_non_null(elf);
+    assert_false(x.no_fma);
+    x.no_fma = true;
+    memset(p, 0, sizeof *p);
+    amd_check_code_object(elf, size, &x, NULL, p);
+    if (amd_have_objdump())
+        expect_problem(p, "exp taken for exact arithmetic", "contracts a multiply and an add");
+    printf("the checks catch %zu broken ELF images, 3 wrong expectations and %zu broken metadata lines\n",
            sizeof elf_breaks / sizeof elf_breaks[0], notes ? sizeof meta_breaks / sizeof meta_breaks[0] : 0);
     free(notes);
     free(p);

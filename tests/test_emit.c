@@ -67,6 +67,34 @@ static LLVMModuleRef kernel_module(bool nvptx)
     return m;
 }
 
+/* One kernel per math function and type: out[i] = fn(in[i], in2[i]). */
+static LLVMModuleRef all_math_module(bool nvptx)
+{
+    LLVMContextRef c = LLVMContextCreate();
+    LLVMModuleRef m = LLVMModuleCreateWithNameInContext("all_math", c);
+    LLVMTypeRef gptr = LLVMPointerTypeInContext(c, 1), i64 = LLVMInt64TypeInContext(c);
+    LLVMBuilderRef b = LLVMCreateBuilderInContext(c);
+    for (int fn = 0; fn < NF_MATH_COUNT; fn++)
+        for (int w = 0; w < 2; w++) {
+            LLVMTypeRef t = w ? LLVMDoubleTypeInContext(c) : LLVMFloatTypeInContext(c);
+            char name[64];
+            snprintf(name, sizeof name, "k_%s_%s", nf_math_name((nf_math_fn)fn), w ? "f64" : "f32");
+            LLVMTypeRef params[3] = {gptr, gptr, gptr};
+            LLVMValueRef k = LLVMAddFunction(m, name, LLVMFunctionType(LLVMVoidTypeInContext(c), params, 3, 0));
+            LLVMSetFunctionCallConv(k, nvptx ? LLVMPTXKernelCallConv : LLVMAMDGPUKERNELCallConv);
+            LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(c, k, "entry"));
+            LLVMValueRef tid = call_sreg(m, b, nvptx ? "llvm.nvvm.read.ptx.sreg.tid.x" : "llvm.amdgcn.workitem.id.x");
+            LLVMValueRef i = LLVMBuildZExt(b, tid, i64, "");
+            LLVMValueRef x = LLVMBuildLoad2(b, t, LLVMBuildGEP2(b, t, LLVMGetParam(k, 0), &i, 1, ""), "");
+            LLVMValueRef y = LLVMBuildLoad2(b, t, LLVMBuildGEP2(b, t, LLVMGetParam(k, 1), &i, 1, ""), "");
+            LLVMValueRef r = nf_math_emit(m, b, (nf_math_fn)fn, x, y);
+            LLVMBuildStore(b, r, LLVMBuildGEP2(b, t, LLVMGetParam(k, 2), &i, 1, ""));
+            LLVMBuildRetVoid(b);
+        }
+    LLVMDisposeBuilder(b);
+    return m;
+}
+
 static void dispose(LLVMModuleRef m)
 {
     LLVMContextRef c = LLVMGetModuleContext(m);
@@ -197,6 +225,62 @@ static void test_amdgpu(void **state)
         } else {
             printf("  skipped: llvm-readelf-22 not installed, notes not checked\n");
         }
+        free(elf);
+    }
+}
+
+/* Every math function compiles for every GPU target into plain code: no
+ * calls left (nothing from libm or libdevice), no approximate or
+ * flush-to-zero instructions, and ptxas / ld.lld accept the result. */
+static void test_all_math_all_targets(void **state)
+{
+    (void)state;
+    static const char *const sms[] = {"sm_80", "sm_90"};
+    for (size_t t = 0; t < 2; t++) {
+        LLVMModuleRef m = all_math_module(true);
+        char *ptx = NULL;
+        nf_error err = {0};
+        if (nf_emit_ptx(m, sms[t], &ptx, &err) != NF_OK)
+            fail_msg("nf_emit_ptx %s: %s", sms[t], err.message);
+        dispose(m);
+        assert_null(strstr(ptx, "call"));
+        assert_null(strstr(ptx, ".approx"));
+        assert_null(strstr(ptx, ".ftz"));
+        assert_null(strstr(ptx, "mul.f32"));
+        assert_null(strstr(ptx, "add.f32"));
+        assert_null(strstr(ptx, "mul.f64"));
+        assert_null(strstr(ptx, "add.f64"));
+        if (tool_exists(ptxas)) {
+            char path[512], cmd[1200], out[4096];
+            write_temp(path, sizeof path, ".ptx", ptx, strlen(ptx));
+            snprintf(cmd, sizeof cmd, "%s --gpu-name %s %s -o /dev/null 2>&1", ptxas, sms[t], path);
+            int rc = run_capture(cmd, out, sizeof out);
+            unlink(path);
+            if (rc != 0)
+                fail_msg("ptxas rejected the math PTX for %s: %s", sms[t], out);
+        }
+        free(ptx);
+    }
+    static const char *const gfx[] = {"gfx90a", "gfx942", "gfx950"};
+    for (size_t t = 0; t < 3; t++) {
+        LLVMModuleRef m = all_math_module(false);
+        char *text = NULL;
+        nf_error err = {0};
+        if (nf_emit_amdgpu_asm(m, gfx[t], &text, &err) != NF_OK)
+            fail_msg("nf_emit_amdgpu_asm %s: %s", gfx[t], err.message);
+        dispose(m);
+        assert_null(strstr(text, "s_swappc")); /* no calls */
+        assert_null(strstr(text, "v_exp_f32"));  /* no hardware approximations */
+        assert_null(strstr(text, "v_log_f32"));
+        assert_non_null(strstr(text, "v_div_fixup_f32")); /* IEEE division */
+        free(text);
+        m = all_math_module(false);
+        void *elf = NULL;
+        size_t size = 0;
+        nf_status s = nf_emit_amdgpu_hsaco(m, gfx[t], &elf, &size, &err);
+        dispose(m);
+        if (s != NF_OK && !strstr(err.message, "ld.lld not found"))
+            fail_msg("nf_emit_amdgpu_hsaco %s: %s", gfx[t], err.message);
         free(elf);
     }
 }
@@ -373,6 +457,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ptx),
         cmocka_unit_test(test_amdgpu),
+        cmocka_unit_test(test_all_math_all_targets),
         cmocka_unit_test(test_lld_missing),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_jit_threads),

@@ -2,6 +2,7 @@
  * through the compiler (host target) and the reference interpreter and must
  * agree — bit for bit where the rounding sequence is the same. */
 #include "fuse/fuse.h"
+#include "random_graph.h"
 
 #include <math.h>
 #include <setjmp.h>
@@ -250,7 +251,7 @@ static void examples_fuse_to_one_kernel_and_agree(void **state)
     }
 }
 
-/* ---- random graphs -------------------------------------------------------- */
+/* ---- random graphs (random_graph.c; the GEMM graphs below draw their own) -- */
 
 static uint64_t rng_state;
 static uint64_t rnd(void)
@@ -262,112 +263,6 @@ static uint64_t rnd(void)
 }
 static int pick(int n) { return (int)(rnd() % (uint64_t)n); }
 
-typedef struct gen_value {
-    nf_value *v;
-    int rank;
-    int64_t shape[NF_MAX_DIMS];
-} gen_value;
-
-static bool broadcastable(const gen_value *a, const gen_value *b)
-{
-    for (int i = 1; i <= a->rank && i <= b->rank; i++) {
-        int64_t x = a->shape[a->rank - i], y = b->shape[b->rank - i];
-        if (x != y && x != 1 && y != 1)
-            return false;
-    }
-    return true;
-}
-
-static void broadcast(const gen_value *a, const gen_value *b, gen_value *out)
-{
-    out->rank = a->rank > b->rank ? a->rank : b->rank;
-    for (int i = 1; i <= out->rank; i++) {
-        int64_t x = i <= a->rank ? a->shape[a->rank - i] : 1, y = i <= b->rank ? b->shape[b->rank - i] : 1;
-        out->shape[out->rank - i] = x == 1 ? y : x;
-    }
-}
-
-static const nf_op unary_ops[] = {NF_OP_NEG, NF_OP_ABS, NF_OP_RELU, NF_OP_SQRT, NF_OP_EXP, NF_OP_TANH,
-                                  NF_OP_SIGMOID, NF_OP_SILU, NF_OP_GELU, NF_OP_LOG, NF_OP_RSQRT};
-static const nf_op binary_ops[] = {NF_OP_ADD, NF_OP_SUB, NF_OP_MUL, NF_OP_DIV, NF_OP_MAX, NF_OP_MIN};
-static const nf_dtype float_types[] = {NF_F32, NF_BF16, NF_F16};
-static const int64_t sizes[] = {1, 7, 33, 64, 129};
-
-static nf_graph *random_graph(int *n_ops_out)
-{
-    nf_graph *g = nf_graph_new("random");
-    gen_value pool[32];
-    int n = 0;
-    int n_params = 1 + pick(3);
-    int base_rank = 1 + pick(3);
-    int64_t base[3];
-    for (int d = 0; d < base_rank; d++)
-        base[d] = sizes[pick(5)];
-    for (int i = 0; i < n_params; i++) {
-        gen_value *p = &pool[n++];
-        p->rank = base_rank - pick(base_rank); /* a suffix of the base shape, maybe with ones */
-        nf_dim dims[NF_MAX_DIMS];
-        for (int d = 0; d < p->rank; d++) {
-            p->shape[d] = pick(4) == 0 ? 1 : base[base_rank - p->rank + d];
-            dims[d] = (nf_dim){p->shape[d], NULL};
-        }
-        char name[8];
-        snprintf(name, sizeof name, "p%d", i);
-        p->v = nf_param(g, name, float_types[pick(3)], p->rank, dims);
-    }
-    int n_ops = 2 + pick(7);
-    for (int i = 0; i < n_ops && n < 32; i++) {
-        gen_value *a = &pool[n - 1 - pick(n > 3 ? 3 : n)];
-        gen_value *r = &pool[n];
-        *r = *a;
-        switch (pick(8)) {
-        case 0: case 1: case 2: {
-            nf_value *x = a->v;
-            nf_op op = unary_ops[pick(sizeof unary_ops / sizeof unary_ops[0])];
-            if (op == NF_OP_LOG || op == NF_OP_SQRT || op == NF_OP_RSQRT) /* keep operands positive */
-                x = nf_binary(g, NF_OP_ADD, nf_unary(g, NF_OP_ABS, x), nf_scalar(g, 0.5));
-            r->v = nf_unary(g, op, x);
-            break;
-        }
-        case 3: case 4: case 5: {
-            nf_op op = binary_ops[pick(sizeof binary_ops / sizeof binary_ops[0])];
-            gen_value *b = &pool[pick(n)];
-            if (op == NF_OP_DIV || !broadcastable(a, b) || pick(4) == 0) {
-                r->v = nf_binary(g, op, a->v, nf_scalar(g, op == NF_OP_DIV ? 3.0 : 0.3 + pick(10) * 0.25));
-            } else {
-                broadcast(a, b, r);
-                r->v = nf_binary(g, op, a->v, b->v);
-            }
-            break;
-        }
-        case 6:
-            r->v = nf_cast(g, a->v, float_types[pick(3)]);
-            break;
-        default:
-            if (a->rank >= 2 && pick(2)) {
-                r->v = nf_transpose(g, a->v, 0, -1);
-                r->shape[0] = a->shape[a->rank - 1];
-                r->shape[a->rank - 1] = a->shape[0];
-            } else if (a->rank >= 1 && a->shape[a->rank - 1] >= 3 && pick(2)) {
-                r->v = nf_slice(g, a->v, -1, 1, INT64_MAX, 2);
-                r->shape[a->rank - 1] = (a->shape[a->rank - 1] - 1 + 1) / 2;
-            } else if (a->rank < 4) {
-                r->v = nf_unsqueeze(g, a->v, 0);
-                memmove(r->shape + 1, a->shape, (size_t)a->rank * sizeof r->shape[0]);
-                r->shape[0] = 1;
-                r->rank = a->rank + 1;
-            } else {
-                r->v = nf_unary(g, NF_OP_NEG, a->v);
-            }
-        }
-        n++;
-    }
-    nf_value *outs[2] = {pool[n - 1].v, pool[n_params + pick(n - n_params)].v};
-    nf_graph_return(g, outs[0] == outs[1] || pick(2) ? 1 : 2, outs);
-    *n_ops_out = n_ops;
-    return g;
-}
-
 static void random_graphs_agree(void **state)
 {
     (void)state;
@@ -376,9 +271,8 @@ static void random_graphs_agree(void **state)
            (unsigned long long)seed);
     int count = getenv("NF_TEST_GRAPHS") ? atoi(getenv("NF_TEST_GRAPHS")) : 300;
     for (int i = 0; i < count; i++) {
-        rng_state = seed + (uint64_t)i * 7919;
         int n_ops;
-        nf_graph *g = random_graph(&n_ops);
+        nf_graph *g = random_graph(seed + (uint64_t)i * 7919, false, &n_ops);
         const nf_error *e = nf_graph_error(g);
         if (e)
             fail_msg("generator built a bad graph (seed %llu, graph %d): %s", (unsigned long long)seed, i, e->message);

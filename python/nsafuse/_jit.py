@@ -1,2 +1,144 @@
-def jit(*a, **k): raise NotImplementedError
-def trace(*a, **k): raise NotImplementedError
+"""@nsafuse.jit and nsafuse.trace: PyTorch functions made of the contract's
+ops, traced to graph text (_tracer.py), compiled and run."""
+
+import functools
+import inspect
+
+from . import _kernel
+from ._lib import Error
+from ._tracer import trace_to_text
+
+SYMBOL = "T"  # the leading size of the tensors that share the first one's
+
+
+def _torch():
+    import torch
+    return torch
+
+
+class _Plan:
+    """What one signature traced to: the graph text, the parameter order, the
+    shape of the result and (once compiled) the kernel."""
+    __slots__ = ("text", "names", "structure", "lines", "kernel")
+
+
+def _arguments(sig, args, kwargs):
+    bound = sig.bind(*args, **kwargs)
+    bound.apply_defaults()
+    return list(bound.arguments.items())
+
+
+def _signature_key(items, torch):
+    """(key, tensor names, tensors, constants, dims texts) of one call."""
+    lead = None
+    key, names, tensors, constants, dims = [], [], [], {}, []
+    for name, v in items:
+        if isinstance(v, torch.Tensor):
+            shape = tuple(v.shape)
+            if lead is None and shape:
+                lead = shape[0]
+            first = (SYMBOL if shape[0] == lead else shape[0]) if shape else None
+            key.append((v.dtype, len(shape), v.device, first, shape[1:]))
+            names.append(name)
+            tensors.append(v)
+            dims.append(", ".join([str(first)] + [str(s) for s in shape[1:]]) if shape else "")
+        else:
+            if isinstance(v, (tuple, list, dict)) and any(isinstance(x, torch.Tensor) for x in
+                                                          (v.values() if isinstance(v, dict) else v)):
+                raise Error(f"argument {name}: tensors inside a {type(v).__name__} are not traced; pass each tensor "
+                            f"as its own argument")
+            try:
+                hash(v)
+            except TypeError:
+                raise Error(f"argument {name}: {type(v).__name__} is neither a tensor nor a hashable constant") \
+                    from None
+            key.append((name, type(v), v))
+            constants[name] = v
+    return tuple(key), names, tensors, constants, dims
+
+
+def _plan(fn, items):
+    torch = _torch()
+    key, names, tensors, constants, dims = _signature_key(items, torch)
+    p = _Plan()
+    p.text, p.lines, p.structure = trace_to_text(fn, names, tensors, constants, dims)
+    p.names = names
+    p.kernel = None
+    return key, p
+
+
+def _compile_plan(fn, p, target, keep_fp32):
+    try:
+        return _kernel.compile(p.text, target=target, keep_fp32=keep_fp32)
+    except Error as e:
+        src = p.lines.get(e.line)
+        if not src:
+            raise
+        raise Error(f"{src[0]}:{src[1]}: {e.message}\n    {src[2]}\n(graph text line {e.line}: "
+                    f"{p.text.splitlines()[e.line - 1].strip()})", e.status, e.line, e.col) from None
+
+
+def trace(fn, *example_inputs, **example_kwargs):
+    """The graph text @nsafuse.jit would compile for fn called with these
+    arguments: read it, keep it in a .nf file, compile it with
+    nsafuse.compile."""
+    items = _arguments(inspect.signature(fn), example_inputs, example_kwargs)
+    return _plan(fn, items)[1].text
+
+
+class Jitted:
+    """A function traced and compiled per input signature (dtypes, ranks, the
+    sizes after the leading one, devices and constant arguments; the leading
+    size stays symbolic)."""
+
+    def __init__(self, fn, target=None, keep_fp32=False):
+        self.fn = fn
+        self.target = target
+        self.keep_fp32 = keep_fp32
+        self._sig = inspect.signature(fn)
+        params = list(self._sig.parameters.values())
+        plain = all(p.kind == p.POSITIONAL_OR_KEYWORD for p in params)
+        self._plain_names = [p.name for p in params] if plain else None
+        self._plans = {}
+        functools.update_wrapper(self, fn)
+
+    def _items(self, args, kwargs):
+        names = self._plain_names
+        if not kwargs and names is not None and len(args) == len(names):
+            return list(zip(names, args))
+        return _arguments(self._sig, args, kwargs)
+
+    def _plan_for(self, args, kwargs):
+        items = self._items(args, kwargs)
+        key, names, tensors, _, _ = _signature_key(items, _torch())
+        p = self._plans.get(key)
+        if p is None:
+            key, p = _plan(self.fn, items)
+            p.kernel = _compile_plan(self.fn, p, self.target, self.keep_fp32)
+            self._plans[key] = p
+        return p, tensors
+
+    def __call__(self, *args, **kwargs):
+        p, tensors = self._plan_for(args, kwargs)
+        result = p.kernel(*tensors)
+        if p.structure is None:
+            return result
+        return p.structure(result if isinstance(result, tuple) else (result,))
+
+    def kernel_for(self, *args, **kwargs):
+        """The nsafuse.Kernel these arguments run (tracing it if needed)."""
+        return self._plan_for(args, kwargs)[0].kernel
+
+    def text_for(self, *args, **kwargs):
+        """The graph text these arguments run."""
+        return self._plan_for(args, kwargs)[0].text
+
+
+def jit(fn=None, *, target=None, keep_fp32=False):
+    """@nsafuse.jit, or @nsafuse.jit(target="cuda", keep_fp32=True): fn is
+    traced through torch.fx on its first call per input signature, compiled,
+    and run by nsafuse from then on. An op outside the contract raises
+    nsafuse.Error naming the op and its line."""
+    if fn is None:
+        return lambda f: Jitted(f, target, keep_fp32)
+    return Jitted(fn, target, keep_fp32)

@@ -102,12 +102,23 @@ static void mills(nf_mb *mb, V a, V *hh, V *hl)
     double a_mid = 0x1.2cccccccccccdp+0;
     a = clamp(mb, a, 0.35, mb->f64 ? 39.0 : 14.5);
     V in_b = nf_ge(mb, a, nf_kf(mb, 2.0));
-    V u = nf_div(mb, nf_kf(mb, k), nf_add(mb, nf_kf(mb, k), a));
-    V v = nf_sel(mb, in_b, nf_sub(mb, u, nf_kf(mb, u_mid)), nf_sub(mb, a, nf_kf(mb, a_mid)));
-    V q = nf_poly2(mb, v, in_b, ca + 1, cb + 1, n - 1);
+    /* u = K/(K + a) as a double-word, so that its rounding does not count */
+    V kk = nf_kf(mb, k), dh, dl;
+    nf_two_sum(mb, kk, a, &dh, &dl);
+    V uh = nf_div(mb, kk, dh);
+    V ul = nf_div(mb, nf_sub(mb, nf_fma(mb, nf_neg(mb, uh), dh, kk), nf_mul(mb, uh, dl)), dh);
+    /* v: a - a_mid is exact on piece A (Sterbenz) */
+    V vh = nf_sel(mb, in_b, nf_sub(mb, uh, nf_kf(mb, u_mid)), nf_sub(mb, a, nf_kf(mb, a_mid)));
+    V vl = nf_sel(mb, in_b, ul, nf_kf(mb, 0.0));
+    V q = nf_poly2(mb, vh, in_b, ca + 1, cb + 1, n - 1);
     V c0 = nf_sel(mb, in_b, nf_kf(mb, cb[0]), nf_kf(mb, ca[0]));
     V c0l = nf_sel(mb, in_b, nf_kf(mb, b_lo), nf_kf(mb, a_lo));
-    nf_two_sum(mb, c0, nf_fma(mb, v, q, c0l), hh, hl);
+    /* c0 + v q with v q as a double-word */
+    V th, tl;
+    nf_two_prod(mb, vh, q, &th, &tl);
+    tl = nf_add(mb, nf_fma(mb, vl, q, tl), c0l);
+    nf_two_sum(mb, c0, th, hh, hl);
+    *hl = nf_add(mb, *hl, tl);
 }
 
 /* ---- erf ----------------------------------------------------------------- */
@@ -155,10 +166,14 @@ static void gauss_mills(nf_mb *mb, V x, double s, V a, V *mh, V *ml, V *k)
  * so erfc's error shrinks by 3.5 or more in the result. */
 V nf_mathlib_erf(nf_mb *mb, V x)
 {
+    /* tiny x scaled up, so the series' low parts do not underflow */
+    V tiny = nf_lt(mb, nf_fabs(mb, x), nf_kf(mb, mb->f64 ? 0x1p-900 : 0x1p-100));
+    V xs = nf_mul(mb, x, nf_sel(mb, tiny, nf_kf(mb, mb->f64 ? 0x1p200 : 0x1p50), nf_kf(mb, 1.0)));
     V wh, wl;
-    V small = mb->f64 ? odd_series(mb, x, 0x1.20dd750429b6dp+0, 0x1.1ae3a914fed80p-56, erf_e64,
+    V small = mb->f64 ? odd_series(mb, xs, 0x1.20dd750429b6dp+0, 0x1.1ae3a914fed80p-56, erf_e64,
                                    NCOEF(erf_e64), &wh, &wl)
-                      : odd_series(mb, x, 0x1.20dd76p+0, -0x1.f7ac92p-25, erf_e32, NCOEF(erf_e32), &wh, &wl);
+                      : odd_series(mb, xs, 0x1.20dd76p+0, -0x1.f7ac92p-25, erf_e32, NCOEF(erf_e32), &wh, &wl);
+    small = nf_mul(mb, small, nf_sel(mb, tiny, nf_kf(mb, mb->f64 ? 0x1p-200 : 0x1p-50), nf_kf(mb, 1.0)));
 
     V ax = clamp(mb, nf_fabs(mb, x), ERF_SPLIT, mb->f64 ? 6.0 : 4.0);
     V ah, al;

@@ -90,13 +90,21 @@ V nf_mathlib_log(nf_mb *mb, V x)
 
 /* ---- pow ----------------------------------------------------------------- */
 
-/* Q(z) = (2 atanh(s) - 2s - 2s^3/3)/s^5: relative error of log 2^-65. */
+/* Q(z) = (2 atanh(s) - 2s - 2s^3/3 - 2s^5/5)/s^7: relative error of log 2^-69.9. */
 static const double logdd_q64[] = {
-    0x1.9999999999b33p-2, 0x1.24924924577fcp-2, 0x1.c71c722de3ed5p-3, 0x1.745ce9b6a21d4p-3,
-    0x1.3b1ef465a93c7p-3, 0x1.0f7f205f5cfb0p-3, 0x1.0e4a32677bf94p-3,
+    0x1.24924924924d0p-2, 0x1.c71c71c6f5f8ap-3, 0x1.745d1778d7966p-3, 0x1.3b13944c6db07p-3,
+    0x1.111967859090ap-3, 0x1.df5182a644a39p-4, 0x1.e230854e773efp-4,
 };
 
-/* log(x) = lh + ll to about 2^-64 relative, for finite x > 0 (f64). */
+/* (ah + al) * c for a constant double-word c = ch + cl. */
+static void dw_mul_const(nf_mb *mb, V ah, V al, double ch, double cl, V *hi, V *lo)
+{
+    nf_dw_mul(mb, ah, al, nf_kf(mb, ch), nf_kf(mb, cl), hi, lo);
+}
+
+/* log(x) = lh + ll to about 2^-67 relative, for finite x > 0 (f64):
+ * log(1+f) = 2s + 2s^3/3 + 2s^5/5 + s^7 Q(s^2), s = f/(2+f), the first
+ * three terms in double-double arithmetic. */
 static void log_dd(nf_mb *mb, V x, V *lh, V *ll)
 {
     V m, k;
@@ -107,20 +115,19 @@ static void log_dd(nf_mb *mb, V x, V *lh, V *ll)
     V sh = nf_div(mb, f, dh);
     V rem = nf_sub(mb, nf_fma(mb, nf_neg(mb, sh), dh, f), nf_mul(mb, sh, dl));
     V sl = nf_div(mb, rem, dh);
-    /* s^2, s^3 and 2s^3/3 as double-doubles; the s^5 tail in double. */
-    V s2h, s2l, s3h, s3l, c3h, c3l;
-    nf_two_prod(mb, sh, sh, &s2h, &s2l);
-    s2l = nf_fma(mb, nf_add(mb, sh, sh), sl, s2l);
-    nf_two_prod(mb, s2h, sh, &s3h, &s3l);
-    s3l = nf_fma(mb, s2h, sl, nf_fma(mb, s2l, sh, s3l));
-    double two3_hi = 0x1.5555555555555p-1, two3_lo = 0x1.5555555555555p-55;
-    nf_two_prod(mb, s3h, nf_kf(mb, two3_hi), &c3h, &c3l);
-    c3l = nf_fma(mb, s3h, nf_kf(mb, two3_lo), nf_fma(mb, s3l, nf_kf(mb, two3_hi), c3l));
-    V tail = nf_mul(mb, nf_mul(mb, s3h, s2h), nf_poly(mb, s2h, logdd_q64, NCOEF(logdd_q64)));
-    V ah, al;
+    V s2h, s2l, s3h, s3l, s5h, s5l, c3h, c3l, c5h, c5l;
+    nf_dw_mul(mb, sh, sl, sh, sl, &s2h, &s2l);
+    nf_dw_mul(mb, s2h, s2l, sh, sl, &s3h, &s3l);
+    nf_dw_mul(mb, s3h, s3l, s2h, s2l, &s5h, &s5l);
+    dw_mul_const(mb, s3h, s3l, 0x1.5555555555555p-1, 0x1.5555555555555p-55, &c3h, &c3l); /* 2/3 */
+    dw_mul_const(mb, s5h, s5l, 0x1.999999999999ap-2, -0x1.999999999999ap-56, &c5h, &c5l); /* 2/5 */
+    V tail = nf_mul(mb, nf_mul(mb, s5h, s2h), nf_poly(mb, s2h, logdd_q64, NCOEF(logdd_q64)));
+    V ah, al, a2;
     nf_fast_two_sum(mb, nf_add(mb, sh, sh), c3h, &ah, &al);
-    al = nf_add(mb, al, nf_add(mb, nf_add(mb, sl, sl), nf_add(mb, c3l, tail)));
-    /* k*ln2 + log(m) */
+    nf_fast_two_sum(mb, ah, c5h, &ah, &a2);
+    V small = nf_add(mb, nf_add(mb, sl, sl), nf_add(mb, nf_add(mb, c3l, c5l), tail));
+    al = nf_add(mb, nf_add(mb, al, a2), small);
+    /* k*ln2 + log(m); ln2_hi has 42 bits, so k*ln2_hi is exact */
     V kh = nf_mul(mb, k, nf_kf(mb, 0x1.62e42fefa38p-1));
     V kl = nf_mul(mb, k, nf_kf(mb, 0x1.ef35793c7673p-45));
     V th, tl;
