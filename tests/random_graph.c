@@ -61,7 +61,7 @@ static void add_param(gen *s, nf_graph *g, gen_value *p, int index, int base_ran
         p->shape[d] = pick(s, 4) == 0 ? 1 : base[base_rank - p->rank + d];
         dims[d] = (nf_dim){p->shape[d], NULL};
     }
-    char name[8];
+    char name[16];
     snprintf(name, sizeof name, "p%d", index);
     p->v = nf_param(g, name, float_types[pick(s, 3)], p->rank, dims);
 }

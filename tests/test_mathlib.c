@@ -33,16 +33,17 @@
 
 static uint64_t test_seed;
 
-/* Max ulp errors this mathlib promises (f32, f64); the measured values are
- * printed by the test and reported in the mathlib's documentation. */
+/* Max ulp errors this mathlib promises (f32, f64). Measured maxima (this
+ * test's samples; exhaustive over all f32 inputs where noted in mathlib.h)
+ * are printed by the test and lie well below. */
 static const struct {
     nf_math_fn fn;
     double bound32, bound64;
 } bounds[] = {
-    {NF_MATH_EXP, 1.0, 1.0},        {NF_MATH_LOG, 1.0, 1.0},     {NF_MATH_TANH, 1.0, 1.0},
-    {NF_MATH_ERF, 1.0, 1.0},        {NF_MATH_SIGMOID, 2.0, 2.0}, {NF_MATH_SILU, 2.5, 2.5},
-    {NF_MATH_GELU_ERF, 3.0, 3.0},   {NF_MATH_GELU_TANH, 2.5, 2.5}, {NF_MATH_POW, 1.0, 2.0},
-    {NF_MATH_SQRT, 0.5, 0.5},       {NF_MATH_RSQRT, 1.0, 1.0},
+    {NF_MATH_EXP, 1.0, 1.0},      {NF_MATH_LOG, 1.0, 1.0},     {NF_MATH_TANH, 1.0, 1.0},
+    {NF_MATH_ERF, 1.0, 1.0},      {NF_MATH_SIGMOID, 1.0, 1.0}, {NF_MATH_SILU, 1.0, 1.0},
+    {NF_MATH_GELU_ERF, 1.0, 1.0}, {NF_MATH_GELU_TANH, 1.0, 1.0}, {NF_MATH_POW, 1.0, 1.0},
+    {NF_MATH_SQRT, 0.5, 0.5},     {NF_MATH_RSQRT, 1.0, 1.0},
 };
 
 /* ---- random numbers ---------------------------------------------------------- */

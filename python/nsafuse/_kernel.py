@@ -198,18 +198,23 @@ class Kernel:
     def __call__(self, *inputs, out=None):
         outs = None if out is None else tuple(out) if isinstance(out, (tuple, list)) else (out,)
         keys, ptrs = [], []
-        for x in inputs if outs is None else inputs + outs:
-            kind = type(x)
-            if kind in torch_types:
-                if x.requires_grad:
-                    self._check_grad(len(keys), len(inputs))
-                keys.append(torch_key(x))
-                ptrs.append(x.data_ptr())
-            elif kind in numpy_types:
-                keys.append(numpy_key(x))
-                ptrs.append(numpy_pointer(x))
-            else:
-                return self._call_slow(inputs, outs, out)
+        try:
+            for x in inputs if outs is None else inputs + outs:
+                kind = type(x)
+                if kind in torch_types:
+                    if x.requires_grad:
+                        self._check_grad(len(keys), len(inputs))
+                    keys.append(torch_key(x))
+                    ptrs.append(x.data_ptr())
+                elif kind in numpy_types:
+                    keys.append(numpy_key(x))
+                    ptrs.append(numpy_pointer(x))
+                else:
+                    return self._call_slow(inputs, outs, out)
+        except Error:
+            raise
+        except Exception:  # a tensor without storage, a sparse one: the slow path says what is wrong
+            return self._call_slow(inputs, outs, out)
         sig = self._sigs.get((tuple(keys), outs is None))
         if sig is None:
             return self._call_slow(inputs, outs, out)
@@ -304,7 +309,9 @@ class Kernel:
         sig.out_template = [_tensor_struct(m) for m in metas[n_in:]]
         sig.pool = []
         sig.bindings = self._bind(sig.in_template)
-        sig.stream = _tensors.stream_function(metas[0]) if metas else None
+        # outputs go to the first input whose framework can allocate them
+        home = next((m for m in metas[:n_in] if m.framework != OTHER), metas[0] if metas else None)
+        sig.stream = _tensors.stream_function(home) if home else None
         sig.spans = [_spans(m) for m in metas] if have_out else None
         sig.allocs = None
         if not have_out:
@@ -315,8 +322,8 @@ class Kernel:
                 shape = self._output_shape(i, sig.bindings)
                 sig.out_template.append(_tensor_struct(_tensors.Meta(
                     _lib.DTYPE_NAMES.index(self.outputs[i][1]), shape, contiguous_strides(shape),
-                    device, metas[0].device_id, False, None, None)))
-                sig.allocs.append(_tensors.allocator(metas[0], shape, sig.out_template[-1].dtype,
+                    device, home.device_id, False, None, None)))
+                sig.allocs.append(_tensors.allocator(home, shape, sig.out_template[-1].dtype,
                                                      self._label("output", i)))
         return sig
 

@@ -107,7 +107,7 @@ static plan_tc choose(const nf_fused_kernel *k, const nf_slots *s, int sms)
     p.wk = WARPS / p.wm;
     p.mblocks = (p.M + 16 * p.wm - 1) / (16 * p.wm);
     int64_t want = 2 * (int64_t)sms / (p.mblocks * p.nblocks);
-    int64_t most = k16 / (p.wk * UNROLL); /* every warp keeps a few steps */
+    int64_t most = k16 / (p.wk * 2); /* every warp keeps at least two k16 steps */
     p.splits = want < 1 ? 1 : want > most ? (most < 1 ? 1 : most) : want;
     return p;
 }
