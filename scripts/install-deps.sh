@@ -2,7 +2,7 @@
 # Installs the Debian packages nsafuse builds and tests with. Idempotent.
 set -eu
 
-PACKAGES="llvm-22-dev lld-22 clang-22 libclang-rt-22-dev meson ninja-build pkg-config
+PACKAGES="llvm-22 llvm-22-dev lld-22 clang-22 libclang-rt-22-dev meson ninja-build pkg-config
 libcmocka-dev libzstd-dev zlib1g-dev libdlpack-dev
 python3 python3-pytest python3-numpy python3-torch"
 

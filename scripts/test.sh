@@ -59,4 +59,7 @@ scripts/run-examples.sh "$build/nsafuse" 1 7 33
 section "PTX of every example through ptxas (sm_80, sm_90)"
 scripts/check-ptx.sh "$build/nsafuse"
 
+section "AMDGPU code objects of every example through llvm-readelf/llvm-objdump (gfx942, gfx950)"
+scripts/check-amdgpu.sh "$build/nsafuse"
+
 section "all tests passed"

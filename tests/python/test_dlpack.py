@@ -50,10 +50,12 @@ def test_objects_seen_only_through_dlpack():
     assert wrapped.streams == [None]  # host memory: no stream to synchronise
 
 
-def test_outputs_need_a_framework_or_out():
+def test_outputs_go_to_a_framework_among_the_inputs_or_need_out():
     k = nsafuse.compile(ADD)
+    o = k(Hidden(np.ones((2, 4), np.float32)), np.ones(4, np.float32))
+    assert isinstance(o, np.ndarray) and o.tolist() == [[1.0] * 4] * 2
     with pytest.raises(nsafuse.Error) as e:
-        k(Hidden(np.ones((2, 4), np.float32)), np.ones(4, np.float32))
+        k(Hidden(np.ones((2, 4), np.float32)), Hidden(np.ones(4, np.float32)))
     assert "out=" in str(e.value)
 
 
@@ -80,6 +82,27 @@ _capsule_new.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
 _capsule_name = ctypes.PYFUNCTYPE(ctypes.c_char_p, ctypes.c_void_p)(("PyCapsule_GetName", ctypes.pythonapi))
 _capsule_pointer = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_p)(
     ("PyCapsule_GetPointer", ctypes.pythonapi))
+
+
+# Capsules may outlive the test that made them (a traceback can hold one):
+# the destructor is a module-level function, and each producer stays alive
+# until its last capsule is gone.
+_LIVE = {}  # address of the DLManagedTensor -> [producer, capsules alive]
+
+
+def _destroy(capsule):
+    name = _capsule_name(capsule)
+    if name not in (b"dltensor", b"dltensor_versioned"):
+        return  # consumed: the consumer called the deleter
+    address = _capsule_pointer(capsule, name)
+    entry = _LIVE[address]
+    _DELETER(entry[0].managed.deleter)(address)
+    entry[1] -= 1
+    if entry[1] == 0:
+        del _LIVE[address]
+
+
+_destroy_fn = _DESTRUCTOR(_destroy)
 
 
 class Producer:
@@ -109,24 +132,21 @@ class Producer:
         self.managed.dl_tensor = t
         self._deleter = _DELETER(self._delete)
         self.managed.deleter = ctypes.cast(self._deleter, ctypes.c_void_p)
-        self._destructor = _DESTRUCTOR(self._destroy)
 
     def _delete(self, ptr):
         self.deleted += 1
 
-    def _destroy(self, capsule):
-        name = _capsule_name(capsule)
-        if name in (b"dltensor", b"dltensor_versioned"):  # not consumed: the producer deletes
-            _DELETER(self.managed.deleter)(_capsule_pointer(capsule, name))
+    def _capsule(self, name):
+        address = ctypes.addressof(self.managed)
+        _LIVE.setdefault(address, [self, 0])[1] += 1
+        return _capsule_new(address, name, ctypes.cast(_destroy_fn, ctypes.c_void_p))
 
     def __dlpack__(self, stream=None, max_version=None):
         if self.versioned and max_version is not None and max_version >= (1, 0):
-            return _capsule_new(ctypes.addressof(self.managed), b"dltensor_versioned",
-                                ctypes.cast(self._destructor, ctypes.c_void_p))
+            return self._capsule(b"dltensor_versioned")
         if self.versioned:
             raise BufferError("only versioned")
-        return _capsule_new(ctypes.addressof(self.managed), b"dltensor",
-                            ctypes.cast(self._destructor, ctypes.c_void_p))
+        return self._capsule(b"dltensor")
 
     def __dlpack_device__(self):
         return (_dlpack.KDL_CPU, 0)
