@@ -15,6 +15,7 @@ typedef struct bench_opts {
     const char *target;     /* --target: "cuda" (default), "host", "sm_90", ... */
     const char *graphs_dir; /* --graphs: where the .nf files are */
     const char *chain;      /* --chain: only this graph (NULL: all) */
+    const char *forms;      /* --forms: headgate forms, comma-separated (NULL: all three) */
     const char *csv_path;   /* --csv: machine-readable rows for bench/torch_bench.py */
     int64_t sizes[BENCH_MAX_SIZES]; /* --sizes: elements per chain (0 given: each chain's own) */
     int n_sizes;
@@ -106,6 +107,8 @@ nf_status bench_time_memcpy(bench_clock *c, void *dst, const void *src, size_t b
 int bench_elementwise(const bench_opts *o);
 int bench_launch(const bench_opts *o);
 int bench_compile(const bench_opts *o);
+/* The NSA head gate's three forms at T = 1 .. 16384 (ANCHORS.md). */
+int bench_headgate(const bench_opts *o);
 /* The process `compile` starts: one cold run against the cache in o->child_cache. */
 int bench_compile_child(const bench_opts *o);
 

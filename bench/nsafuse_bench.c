@@ -3,6 +3,8 @@
  *   elementwise  the chains of bench/graphs/, fused and unfused, vs copy bandwidth
  *   launch       host-side cost of a cached nf_kernel_run
  *   compile      first-call cost: empty disk cache vs warm, each in a fresh process
+ *   headgate     the NSA head gate's three forms (examples/nsa/logits_head_gate.nf),
+ *                fused and unfused, at T = 1 .. 16384, vs the bandwidth floor and float64
  *   all          the three in turn */
 #include "bench.h"
 
@@ -12,19 +14,23 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: nsafuse-bench elementwise|launch|compile|all [options]\n"
+            "usage: nsafuse-bench elementwise|launch|compile|all|headgate [options]\n"
+            "  all: elementwise, launch, compile (headgate runs on its own)\n"
             "  --target T        cuda (default), host, sm_80, sm_90, gfx90a, gfx942, gfx950\n"
             "  --sizes LIST      elementwise: element counts for every chain, e.g. 1M,16M,256M\n"
             "                    (default: each chain's shape from ANCHORS.md)\n"
+            "                    headgate: token counts T (default 1,8,32,128,512,2048,8192,16384)\n"
+            "  --forms LIST      headgate: bf16, f32out, f32w (or the graph names; default all three)\n"
             "  --chain NAME      elementwise: only this chain (bias_gelu_residual, transcendental_chain,\n"
             "                    upcast_two_scales)\n"
             "  --copy-size N     f32 elements of the bandwidth copy (default 256M: 1 GiB)\n"
             "  --graph-calls N   calls captured into one CUDA graph (default 50)\n"
             "  --calls N         launch: nf_kernel_run calls timed (default 10000)\n"
-            "  --csv FILE        elementwise: rows for bench/torch_bench.py --nsafuse-csv\n"
+            "  --csv FILE        elementwise, headgate: rows for bench/torch_bench.py --nsafuse-csv\n"
             "  --graphs DIR      the .nf files (default $NF_SOURCE_ROOT/bench/graphs, else the source tree's)\n"
             "  --seed N          input data seed (default 1)\n"
-            "  --no-check        elementwise: do not compare fused with unfused outputs\n");
+            "  --no-check        elementwise: do not compare fused with unfused outputs\n"
+            "  (headgate always checks: vs nf_interpret up to T = 128, vs float64 at every T)\n");
 }
 
 static bool parse_sizes(const char *text, bench_opts *o)
@@ -75,6 +81,8 @@ static int parse_args(int argc, char **argv, bench_opts *o)
             o->graphs_dir = value;
         else if (strcmp(flag, "--chain") == 0 && value)
             o->chain = value;
+        else if (strcmp(flag, "--forms") == 0 && value)
+            o->forms = value;
         else if (strcmp(flag, "--csv") == 0 && value)
             o->csv_path = value;
         else if (strcmp(flag, "--child") == 0 && value)
@@ -131,6 +139,8 @@ int main(int argc, char **argv)
         return bench_elementwise(&o);
     if (strcmp(cmd, "launch") == 0)
         return bench_launch(&o);
+    if (strcmp(cmd, "headgate") == 0)
+        return bench_headgate(&o);
     if (strcmp(cmd, "compile") == 0) {
         if (o.child_cache) {
             setenv("NSAFUSE_CACHE_DIR", o.child_cache, 1);

@@ -6,7 +6,7 @@ import inspect
 
 from . import _kernel
 from ._lib import Error
-from ._tracer import trace_to_text
+from ._tracer import fx_trace, graph_text, weight_names
 
 SYMBOL = "T"  # the leading size of the tensors that share the first one's
 
@@ -28,16 +28,18 @@ def _arguments(sig, args, kwargs):
     return list(bound.arguments.items())
 
 
-def _signature_key(items, torch):
-    """(key, tensor names, tensors, constants, dims texts) of one call."""
+def _signature_key(items, torch, weights=frozenset()):
+    """(key, tensor names, tensors, constants, dims texts) of one call. A
+    tensor's leading size is the symbol T where it equals the first tensor's,
+    unless the tensor is a GEMM weight (weights: their names)."""
     lead = None
     key, names, tensors, constants, dims = [], [], [], {}, []
     for name, v in items:
         if isinstance(v, torch.Tensor):
             shape = tuple(v.shape)
-            if lead is None and shape:
+            if lead is None and shape and name not in weights:
                 lead = shape[0]
-            first = (SYMBOL if shape[0] == lead else shape[0]) if shape else None
+            first = (SYMBOL if shape[0] == lead and name not in weights else shape[0]) if shape else None
             key.append((v.dtype, len(shape), v.device, first, shape[1:]))
             names.append(name)
             tensors.append(v)
@@ -57,14 +59,19 @@ def _signature_key(items, torch):
     return tuple(key), names, tensors, constants, dims
 
 
-def _plan(fn, items):
+def _plan(fn, items, weights=frozenset()):
+    """Traces fn for these arguments. Returns (key, plan, the GEMM weights
+    among the arguments)."""
     torch = _torch()
-    key, names, tensors, constants, dims = _signature_key(items, torch)
+    _, names, tensors, constants, _ = _signature_key(items, torch, weights)
+    graph = fx_trace(fn, names, constants)
+    weights = frozenset(weights | weight_names(graph))
+    key, names, tensors, constants, dims = _signature_key(items, torch, weights)
     p = _Plan()
-    p.text, p.lines, p.structure = trace_to_text(fn, names, tensors, constants, dims)
+    p.text, p.lines, p.structure = graph_text(fn, graph, tensors, dims)
     p.names = names
     p.kernel = None
-    return key, p
+    return key, p, weights
 
 
 def _compile_plan(fn, p, target, keep_fp32):
@@ -100,6 +107,7 @@ class Jitted:
         plain = all(p.kind == p.POSITIONAL_OR_KEYWORD for p in params)
         self._plain_names = [p.name for p in params] if plain else None
         self._plans = {}
+        self._weights = frozenset()  # arguments found to be GEMM weights
         functools.update_wrapper(self, fn)
 
     def _items(self, args, kwargs):
@@ -110,12 +118,15 @@ class Jitted:
 
     def _plan_for(self, args, kwargs):
         items = self._items(args, kwargs)
-        key, names, tensors, _, _ = _signature_key(items, _torch())
+        key, names, tensors, _, _ = _signature_key(items, _torch(), self._weights)
         p = self._plans.get(key)
         if p is None:
-            key, p = _plan(self.fn, items)
-            p.kernel = _compile_plan(self.fn, p, self.target, self.keep_fp32)
-            self._plans[key] = p
+            key, p, self._weights = _plan(self.fn, items, self._weights)
+            if key in self._plans:  # the same signature once its weights are known
+                p = self._plans[key]
+            else:
+                p.kernel = _compile_plan(self.fn, p, self.target, self.keep_fp32)
+                self._plans[key] = p
         return p, tensors
 
     def __call__(self, *args, **kwargs):

@@ -124,8 +124,11 @@ def _make_tracer(torch, source):
 
         def create_arg(self, a):
             if isinstance(a, torch.Tensor):
-                raise Error("the function uses a tensor that is not one of its arguments (a global or a closure "
-                            "variable); pass it as an argument")
+                src = source.locate()
+                where = f"{src[0]}:{src[1]}: " if src else ""
+                line = f"\n    {src[2]}" if src and src[2] else ""
+                raise Error(f"{where}the function uses a tensor that is not one of its arguments (a global or a "
+                            f"closure variable); pass it as an argument{line}")
             return super().create_arg(a)
 
     return Tracer()
@@ -507,12 +510,10 @@ def graph_name_for(fn):
     return name if name and not name[0].isdigit() else "traced_" + name
 
 
-def trace_to_text(fn, names, tensors, constants, dims):
-    """Graph text for fn called with the tensors (named names[i]) and the
-    constant arguments (name -> value); dims[i] is the dims text of tensor i.
-    Returns (text, line_sources, output structure)."""
+def fx_trace(fn, names, constants):
+    """The torch.fx graph of fn called with placeholders for the tensors
+    named names (in order) and the constants (name -> value)."""
     import torch
-    import torch.fx
     source = _Source(torch)
     tracer = _make_tracer(torch, source)
     signature = inspect.signature(fn)
@@ -537,16 +538,51 @@ def trace_to_text(fn, names, tensors, constants, dims):
 
     # fx names placeholders after the root function's parameters: a small
     # function with exactly the tensors as parameters.
-    src = f"def {graph_name_for(fn)}({', '.join(tensor_names)}):\n    return _call({', '.join(tensor_names)})\n"
+    gname = graph_name_for(fn)
+    src = f"def {gname}({', '.join(tensor_names)}):\n    return _call({', '.join(tensor_names)})\n"
     scope = {"_call": call}
     exec(builtins.compile(src, "<nsafuse-trace>", "exec"), scope)
-    root = scope[graph_name_for(fn)]
     try:
-        graph = tracer.trace(root)
+        return tracer.trace(scope[gname])
     except Error:
         raise
     except Exception as e:
         raise _trace_error(e, fn) from None
+
+
+# Ops whose operand passes through unchanged in its role (a weight stays a weight).
+_PASS_METHODS = {"t", "transpose", "to", "float", "half", "bfloat16", "double", "contiguous", "detach", "clone", "type"}
+
+
+def weight_names(graph):
+    """Arguments used as a GEMM's weight (linear's second operand, matmul's
+    second), directly or through views and casts: their leading size is the
+    number of output features, never the leading (token) size."""
+    import torch
+    ops = _Ops(torch)
+    found = set()
+    for node in graph.nodes:
+        if node.op != "call_function" and not (node.op == "call_method" and node.target in ("matmul", "mm")):
+            continue
+        if node.op == "call_function" and node.target not in ops.linear and node.target not in ops.matmul_fn:
+            continue
+        w = node.args[1] if len(node.args) > 1 else None
+        while isinstance(w, torch.fx.Node) and w.op != "placeholder":
+            passes = (w.op == "call_method" and w.target in _PASS_METHODS) or \
+                (w.op == "call_function" and (w.target in ops.transpose_fn or
+                                              (w.target is builtins.getattr and w.args[1:] == ("T",))))
+            w = w.args[0] if passes and w.args else None
+        if isinstance(w, torch.fx.Node):
+            found.add(w.name)
+    return found
+
+
+def graph_text(fn, graph, tensors, dims):
+    """Graph text for an fx graph of fn (fx_trace) whose placeholders are the
+    tensors, with dims[i] the dims text of tensor i. Returns (text,
+    line_sources, output structure)."""
+    import torch
+    import torch.fx
     dtype_names = _torch_dtype_names(torch)
     params = {}
     placeholders = [n for n in graph.nodes if n.op == "placeholder"]
