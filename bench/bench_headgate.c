@@ -568,8 +568,8 @@ int bench_headgate(const bench_opts *o)
     printf("\ngraph: per call inside a graph of %d calls (the figure that counts); replay: one call per graph replay; "
            "plain: back-to-back launches;\nhost: median host us of one nf_kernel_run; x floor: graph time / floor; "
            "rel err: max |got - ref| / max |ref| vs the exact float64 math (rows: all up to T = %d, else %d at each "
-           "end);\ncheck: vs nf_interpret within nf_graph_tolerance (T <= %d) and rel err <= %g; target: the issue's, "
-           "for fused in a graph\n",
+           "end);\ncheck: PASS = vs nf_interpret within nf_graph_tolerance (T <= %d) and rel err <= %g; f64 = the "
+           "rel err bound only; target: the issue's, for fused in a graph\n",
            o->graph_calls, REF_ALL_ROWS, REF_END_ROWS, CHECK_MAX_T, MAX_REL_ERR);
     return failed ? 1 : 0;
 }

@@ -501,8 +501,8 @@ class _Emitter:
                 if len(comment) > _COMMENT_WIDTH:
                     comment = comment[:_COMMENT_WIDTH - 3] + "..."
             body.append(f"  {stmt.ljust(width)}{comment}".rstrip())
-        return f"graph {self.graph_name}({params}) {{\n" + "\n".join(body) + \
-            f"\n  return {', '.join(outputs)}\n}}\n"
+        body.append(f"  return {', '.join(outputs)}")
+        return f"graph {self.graph_name}({params}) {{\n" + "\n".join(body) + "\n}\n"
 
 
 def graph_name_for(fn):
