@@ -194,21 +194,35 @@ static void case_inputs(const hg_inputs *in, const form *f, int64_t t, bool dev,
 
 /* ---- checks ---------------------------------------------------------------- */
 
-/* max |got - ref| / max |ref| over the reference rows (all up to
- * REF_ALL_ROWS, else REF_END_ROWS at each end), ref = the exact float64 math
- * on the same inputs (no bf16 rounding of the GEMM, whatever the form). */
-static nf_status rel_error_vs_f64(const hg_inputs *in, const form *f, int64_t t, const nf_tensor *got, double *rel,
-                                  nf_error *err)
+/* The exact float64 math (no bf16 rounding of the GEMM, whatever the form)
+ * on the reference rows: every row up to REF_ALL_ROWS, else REF_END_ROWS at
+ * each end. Computed once per case, compared with both variants. */
+typedef struct hg_ref {
+    int64_t n_rows, *rows;
+    double *ref; /* [n_rows * HG_N] */
+    double max_abs;
+} hg_ref;
+
+static void ref_free(hg_ref *r)
 {
+    free(r->rows);
+    free(r->ref);
+    memset(r, 0, sizeof *r);
+}
+
+static nf_status ref_make(const hg_inputs *in, const form *f, int64_t t, hg_ref *out, nf_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->n_rows = t <= REF_ALL_ROWS ? t : 2 * REF_END_ROWS;
+    out->rows = malloc((size_t)out->n_rows * sizeof *out->rows);
+    out->ref = malloc((size_t)out->n_rows * HG_N * sizeof *out->ref);
     double *xrow = malloc(HG_K * sizeof *xrow);
-    double *g = malloc((size_t)nf_tensor_numel(got) * sizeof *g);
-    nf_status s = xrow && g ? nf_tensor_to_f64(got, g, err) : bench_error(err, NF_ERR_NOMEM, "out of memory");
+    nf_status s = out->rows && out->ref && xrow ? NF_OK : bench_error(err, NF_ERR_NOMEM, "out of memory");
     const double *w = f->f32_weights ? in->w32_f64 : in->w16_f64;
     const float *q = in->q.data;
-    double max_diff = 0, max_ref = 0;
-    for (int64_t r = 0; r < t && s == NF_OK; r++) {
-        if (t > REF_ALL_ROWS && r == REF_END_ROWS)
-            r = t - REF_END_ROWS;
+    for (int64_t i = 0; i < out->n_rows && s == NF_OK; i++) {
+        int64_t r = t <= REF_ALL_ROWS || i < REF_END_ROWS ? i : t - 2 * REF_END_ROWS + i;
+        out->rows[i] = r;
         nf_tensor row = view((char *)in->x.data + (size_t)r * HG_K * 2, NF_BF16, NF_DEVICE_HOST, 1, HG_K, 1, 1);
         s = nf_tensor_to_f64(&row, xrow, err);
         for (int h = 0; h < HG_N && s == NF_OK; h++) {
@@ -216,17 +230,33 @@ static nf_status rel_error_vs_f64(const hg_inputs *in, const form *f, int64_t t,
             const double *wh = w + (size_t)h * HG_K;
             for (int k = 0; k < HG_K; k++)
                 dot += xrow[k] * wh[k];
-            double ref = dot * N_HEADS_SCALE * (double)q[r * HG_N + h] * SOFTMAX_SCALE;
-            double diff = fabs(g[r * HG_N + h] - ref);
-            if (!(diff <= max_diff)) /* NaN counts as infinitely wrong */
-                max_diff = isnan(diff) ? INFINITY : diff;
-            if (fabs(ref) > max_ref)
-                max_ref = fabs(ref);
+            double v = dot * N_HEADS_SCALE * (double)q[r * HG_N + h] * SOFTMAX_SCALE;
+            out->ref[i * HG_N + h] = v;
+            if (fabs(v) > out->max_abs)
+                out->max_abs = fabs(v);
         }
     }
-    if (s == NF_OK)
-        *rel = max_diff / max_ref;
     free(xrow);
+    if (s != NF_OK)
+        ref_free(out);
+    return s;
+}
+
+/* max |got - ref| / max |ref| over the reference rows; NaN counts as
+ * infinitely wrong. */
+static nf_status rel_error_vs_f64(const hg_ref *ref, const nf_tensor *got, double *rel, nf_error *err)
+{
+    double *g = malloc((size_t)nf_tensor_numel(got) * sizeof *g);
+    nf_status s = g ? nf_tensor_to_f64(got, g, err) : bench_error(err, NF_ERR_NOMEM, "out of memory");
+    double max_diff = 0;
+    for (int64_t i = 0; i < ref->n_rows && s == NF_OK; i++)
+        for (int h = 0; h < HG_N; h++) {
+            double diff = fabs(g[ref->rows[i] * HG_N + h] - ref->ref[i * HG_N + h]);
+            if (!(diff <= max_diff))
+                max_diff = isnan(diff) ? INFINITY : diff;
+        }
+    if (s == NF_OK)
+        *rel = max_diff / ref->max_abs;
     free(g);
     return s;
 }
@@ -402,12 +432,13 @@ static nf_status bench_case(const bench_opts *o, bench_clock *c, const nf_graph 
                             const form *f, int64_t t, double ref_tbps, FILE *csv, bool *failed, nf_error *err)
 {
     variant vs[2] = {{.label = "unfused", .unfused = true, .check = "f64"}, {.label = "fused", .check = "f64"}};
-    nf_status s = NF_OK;
+    hg_ref ref = {0};
+    nf_status s = ref_make(in, f, t, &ref, err);
     for (int i = 0; i < 2 && s == NF_OK; i++) {
         vs[i].rel_err = NAN;
         s = compile_and_time(o, c, g, in, f, t, &vs[i], err);
         if (s == NF_OK)
-            s = rel_error_vs_f64(in, f, t, &vs[i].out_host, &vs[i].rel_err, err);
+            s = rel_error_vs_f64(&ref, &vs[i].out_host, &vs[i].rel_err, err);
     }
     nf_tensor want = {0};
     if (s == NF_OK && t <= CHECK_MAX_T)
@@ -432,6 +463,7 @@ static nf_status bench_case(const bench_opts *o, bench_clock *c, const nf_graph 
             fflush(csv);
     }
     free(want.data);
+    ref_free(&ref);
     for (int i = 0; i < 2; i++)
         free(vs[i].out_host.data);
     return s;

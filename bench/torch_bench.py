@@ -6,6 +6,7 @@ the same GPU. With --nsafuse-csv (nsafuse-bench elementwise --csv) it prints
 both side by side as a markdown table.
 
     python3 bench/torch_bench.py [--sizes 1M,16M,256M] [--csv torch.csv] [--nsafuse-csv nf.csv]
+    python3 bench/torch_bench.py headgate [...]   the NSA head gate (bench/torch_headgate.py)
 """
 import argparse
 import csv
@@ -320,6 +321,8 @@ def merge(nf_csv, torch_rows):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("mode", nargs="?", default="chains", choices=("chains", "headgate"),
+                   help="chains (default): bench/graphs' chains, copy, launch cost; headgate: the NSA head gate")
     p.add_argument("--sizes", help="element counts for every chain, e.g. 1M,16M,256M")
     p.add_argument("--chain", help="only this chain")
     p.add_argument("--copy-size", default="256M", help="f32 elements of the bandwidth copy")
@@ -329,9 +332,15 @@ def main():
     p.add_argument("--nsafuse-csv", help="nsafuse-bench elementwise --csv output: print both side by side")
     p.add_argument("--device", default="cuda", help="cuda; cpu only to check the script itself")
     p.add_argument("--skip", default="", help="comma-separated: chains,copy,launch")
+    p.add_argument("--forms", help="headgate: bf16,f32out,f32w (default all three)")
+    p.add_argument("--autotune-sizes", help="headgate: T for max-autotune (default 1,32,2048,16384; '' none)")
+    p.add_argument("--time-budget", type=float, default=300,
+                   help="headgate: seconds; max-autotune cases that would not fit are skipped")
     opts = p.parse_args()
     opts.sizes = [parse_size(s) for s in opts.sizes.split(",")] if opts.sizes else None
     opts.copy_elements = parse_size(opts.copy_size)
+    if opts.autotune_sizes is not None:
+        opts.autotune_sizes = [parse_size(s) for s in opts.autotune_sizes.split(",") if s]
     skip = set(filter(None, opts.skip.split(",")))
     if opts.device == "cuda" and not torch.cuda.is_available():
         print("torch_bench: no CUDA device", file=sys.stderr)
@@ -340,6 +349,9 @@ def main():
     print(f"torch_bench on {name}: torch {torch.__version__}; times in us per call; graph = inside a CUDA graph "
           f"of {opts.graph_calls} calls\n")
     clock = Clock(opts.device)
+    if opts.mode == "headgate":
+        import torch_headgate  # the file beside this one
+        return torch_headgate.main(opts, clock)
     rows = []
     steps = [("copy", lambda: run_copy(opts, clock)), ("chains", lambda: run_chains(opts, clock)),
              ("launch", lambda: launch_cost(opts) or [])]

@@ -66,6 +66,17 @@ static void format_shape(int rank, const int64_t *shape, char *buf, size_t n)
         snprintf(buf + used, n - used, "]");
 }
 
+/* "input 2 (%q): expected f32[T, 64, 1], got f32[4, 64]": formatted only on error. */
+static nf_status input_mismatch(const nf_graph *g, int i, const nf_tensor *t, const char *detail, nf_error *err)
+{
+    const nf_value *p = g->params[i];
+    char want[512], got[256];
+    nf_format_type(g, p->dtype, &p->shape, want, sizeof want);
+    format_shape(t->rank >= 0 && t->rank <= NF_MAX_DIMS ? t->rank : 0, t->shape, got, sizeof got);
+    return nf_set_error(err, NF_ERR_ARG, 0, 0, "input %d (%%%s): %sexpected %s, got %s%s", i, p->name, detail, want,
+                        nf_dtype_name(t->dtype), got);
+}
+
 nf_status nf_bind_from_inputs(const nf_graph *g, const nf_tensor *inputs, int n_inputs, nf_bindings *b,
                               nf_error *err)
 {
@@ -77,27 +88,23 @@ nf_status nf_bind_from_inputs(const nf_graph *g, const nf_tensor *inputs, int n_
     for (int i = 0; i < n_inputs; i++) {
         const nf_value *p = g->params[i];
         const nf_tensor *t = &inputs[i];
-        char want[512], got[256];
-        nf_format_type(g, p->dtype, &p->shape, want, sizeof want);
-        format_shape(t->rank >= 0 && t->rank <= NF_MAX_DIMS ? t->rank : 0, t->shape, got, sizeof got);
         if (t->dtype != p->dtype || t->rank != p->shape.rank)
-            return nf_set_error(err, NF_ERR_ARG, 0, 0, "input %d (%%%s): expected %s, got %s%s", i, p->name, want,
-                                nf_dtype_name(t->dtype), got);
+            return input_mismatch(g, i, t, "", err);
         for (int d = 0; d < t->rank; d++) {
             int64_t have = t->shape[d];
             if (p->shape.sym[d] < 0) {
                 if (have != p->shape.size[d])
-                    return nf_set_error(err, NF_ERR_ARG, 0, 0, "input %d (%%%s): expected %s, got %s%s", i, p->name,
-                                        want, nf_dtype_name(t->dtype), got);
+                    return input_mismatch(g, i, t, "", err);
                 continue;
             }
             const char *sym = g->syms[p->shape.sym[d]];
             int k = find_binding(b, sym);
-            if (k >= 0 && b->sizes[k] != have)
-                return nf_set_error(err, NF_ERR_ARG, 0, 0,
-                                    "input %d (%%%s): dimension %d is %s = %lld here but %lld elsewhere; got %s%s", i,
-                                    p->name, d, sym, (long long)have, (long long)b->sizes[k],
-                                    nf_dtype_name(t->dtype), got);
+            if (k >= 0 && b->sizes[k] != have) {
+                char detail[256];
+                snprintf(detail, sizeof detail, "dimension %d is %s = %lld here but %lld elsewhere; ", d, sym,
+                         (long long)have, (long long)b->sizes[k]);
+                return input_mismatch(g, i, t, detail, err);
+            }
             if (k < 0) {
                 if (b->n >= (int)(sizeof b->sizes / sizeof b->sizes[0]))
                     return nf_set_error(err, NF_ERR_UNSUPPORTED, 0, 0, "more than 16 symbolic sizes");

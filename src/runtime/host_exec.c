@@ -19,10 +19,19 @@ static void *run_chunk(void *arg)
     return NULL;
 }
 
+static int cpus;
+static pthread_once_t cpus_once = PTHREAD_ONCE_INIT;
+
+static void count_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN); /* reads /sys: once, not per launch */
+    cpus = n < 1 ? 1 : n > 64 ? 64 : (int)n;
+}
+
 static int cpu_count(void)
 {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+    pthread_once(&cpus_once, count_cpus);
+    return cpus;
 }
 
 void nf_host_parallel_for(nf_host_fn fn, void **slots, int64_t n, int64_t work_per_item)

@@ -15,7 +15,8 @@
 
 typedef struct compiled {
     struct compiled *next;
-    char *key;
+    int64_t *key;       /* signature_key's words */
+    size_t key_words;
     nf_slots slots;
     int64_t *sym_sizes;
     nf_host_fn *fns;    /* host: one per plan kernel */
@@ -147,8 +148,9 @@ static void layout_of(nf_layout *l, const nf_tensor *t)
 static nf_status check_tensor(const nf_tensor *t, const char *what, int i, const nf_value *v, const nf_graph *g,
                               const int64_t *want_shape, nf_device_kind device, nf_error *err)
 {
-    char want[512];
-    nf_format_type(g, v->dtype, &v->shape, want, sizeof want);
+    char want[512] = "";
+    if (t->dtype != v->dtype || t->rank != v->shape.rank || (want_shape && memcmp(t->shape, want_shape, (size_t)t->rank * sizeof *want_shape)))
+        nf_format_type(g, v->dtype, &v->shape, want, sizeof want); /* only for the message */
     if (!t->data && nf_shape_numel(t->rank, t->shape) > 0)
         return nf_set_error(err, NF_ERR_ARG, 0, 0, "%s %d: data pointer is NULL", what, i);
     if (t->device != device)
@@ -171,25 +173,41 @@ static nf_status check_tensor(const nf_tensor *t, const char *what, int i, const
     return NF_OK;
 }
 
-/* The key: every input's and output's dtype, shape and strides. */
-static char *signature_key(const nf_tensor *in, int n_in, const nf_tensor *out, int n_out, bool aligned16)
+/* The signature: every input's and output's dtype, shape and strides, and
+ * whether all buffers are 16-byte aligned, as words (cheap to build and to
+ * compare on every call). Returns the word count written, at most cap. */
+static size_t signature_key(const nf_tensor *in, int n_in, const nf_tensor *out, int n_out, bool aligned16,
+                            int64_t *key, size_t cap)
 {
-    size_t cap = 64 + (size_t)(n_in + n_out) * (NF_MAX_DIMS * 48 + 16), len = 0;
-    char *key = malloc(cap);
-    if (!key)
-        return NULL;
+    size_t n = 0;
     for (int pass = 0; pass < 2; pass++) {
         const nf_tensor *ts = pass ? out : in;
-        int n = pass ? n_out : n_in;
-        for (int i = 0; i < n; i++) {
-            len += (size_t)snprintf(key + len, cap - len, "%c%d:", pass ? 'o' : 'i', (int)ts[i].dtype);
-            for (int d = 0; d < ts[i].rank; d++)
-                len += (size_t)snprintf(key + len, cap - len, "%lld/%lld,", (long long)ts[i].shape[d],
-                                        (long long)ts[i].strides[d]);
+        int count = pass ? n_out : n_in;
+        for (int i = 0; i < count && n + 2 + 2 * NF_MAX_DIMS <= cap; i++) {
+            key[n++] = ts[i].dtype;
+            key[n++] = ts[i].rank;
+            for (int d = 0; d < ts[i].rank; d++) {
+                key[n++] = ts[i].shape[d];
+                key[n++] = ts[i].strides[d];
+            }
         }
     }
-    snprintf(key + len, cap - len, "a%d", aligned16);
-    return key;
+    if (n < cap)
+        key[n++] = aligned16;
+    return n;
+}
+
+/* The same as text, for the disk cache key. */
+static char *signature_text(const int64_t *key, size_t words)
+{
+    char *text = malloc(words * 21 + 1);
+    if (!text)
+        return NULL;
+    size_t len = 0;
+    for (size_t i = 0; i < words; i++)
+        len += (size_t)sprintf(text + len, "%lld,", (long long)key[i]);
+    text[len] = 0;
+    return text;
 }
 
 static nf_status build_slots(nf_kernel *k, compiled *c, const nf_tensor *in, const nf_tensor *out, bool aligned16,
@@ -283,15 +301,19 @@ static char *disk_cache_key(nf_kernel *k, const char *signature)
     return key;
 }
 
-static nf_status compile_signature(nf_kernel *k, const char *key, const int64_t *sym_sizes, const nf_tensor *in,
-                                   const nf_tensor *out, bool aligned16, compiled **result, nf_error *err)
+static nf_status compile_signature(nf_kernel *k, const int64_t *key, size_t key_words, const int64_t *sym_sizes,
+                                   const nf_tensor *in, const nf_tensor *out, bool aligned16, compiled **result,
+                                   nf_error *err)
 {
     double t0 = now_ms();
     int nk = k->plan->n_kernels;
     compiled *c = calloc(1, sizeof *c);
     if (!c)
         return nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
-    c->key = strdup(key);
+    c->key = malloc(key_words * sizeof *key);
+    if (c->key)
+        memcpy(c->key, key, key_words * sizeof *key);
+    c->key_words = key_words;
     c->sym_sizes = malloc((size_t)(k->graph->n_syms + 1) * sizeof *c->sym_sizes);
     c->fns = calloc((size_t)nk + 1, sizeof *c->fns);
     c->rows = calloc((size_t)nk + 1, sizeof *c->rows);
@@ -318,7 +340,9 @@ static nf_status compile_signature(nf_kernel *k, const char *key, const int64_t 
     } else if (!st) {
         const nf_device_ops *dev = nf_device_get(k->target->kind == NF_TARGET_NVPTX ? NF_DEVICE_CUDA : NF_DEVICE_HIP);
         c->slots.multiprocessors = dev->multiprocessor_count ? dev->multiprocessor_count() : 0;
-        char *cache_key = disk_cache_key(k, key);
+        char *text = signature_text(key, key_words);
+        char *cache_key = text ? disk_cache_key(k, text) : NULL;
+        free(text);
         st = cache_key ? nf_gpu_compile(k->target, k->plan, &c->slots, cache_key, &c->gpu, err)
                        : nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
         free(cache_key);
@@ -381,15 +405,16 @@ nf_status nf_kernel_run(nf_kernel *k, const nf_tensor *inputs, int n_inputs, con
         aligned16 &= ((uintptr_t)inputs[i].data & 15) == 0;
     for (int i = 0; i < n_outputs; i++)
         aligned16 &= ((uintptr_t)outputs[i].data & 15) == 0;
-    char *key = signature_key(inputs, n_inputs, outputs, n_outputs, aligned16);
-    if (!key)
-        return nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
+    int64_t key[8 + 32 * (2 + 2 * NF_MAX_DIMS)];
+    if (n_inputs + n_outputs > 32)
+        return nf_set_error(err, NF_ERR_UNSUPPORTED, 0, 0, "more than 32 inputs and outputs");
+    size_t words = signature_key(inputs, n_inputs, outputs, n_outputs, aligned16, key, sizeof key / sizeof key[0]);
     pthread_mutex_lock(&k->lock);
     compiled *c = k->signatures;
-    while (c && strcmp(c->key, key) != 0)
+    while (c && (c->key_words != words || memcmp(c->key, key, words * sizeof *key) != 0))
         c = c->next;
     if (!c) {
-        st = compile_signature(k, key, sym_sizes, inputs, outputs, aligned16, &c, err);
+        st = compile_signature(k, key, words, sym_sizes, inputs, outputs, aligned16, &c, err);
         if (!st) {
             c->next = k->signatures;
             k->signatures = c;
@@ -397,7 +422,6 @@ nf_status nf_kernel_run(nf_kernel *k, const nf_tensor *inputs, int n_inputs, con
         }
     }
     pthread_mutex_unlock(&k->lock);
-    free(key);
     if (st)
         return st;
     if (c->gpu)
