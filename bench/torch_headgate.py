@@ -263,7 +263,11 @@ def merge(nf_csv, torch_rows):
 
 
 def main(opts, clock):
-    rows, failed = run(opts, clock)
+    try:
+        rows, failed = run(opts, clock)
+    except ValueError as e:
+        print(f"torch_bench headgate: {e}")
+        return 1
     if opts.csv:
         with open(opts.csv, "w", newline="") as out:
             writer = csv.writer(out)

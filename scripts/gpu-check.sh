@@ -5,10 +5,12 @@
 #   NF_TESTS='bundle/tests/test_x ...'  only these test programs
 #   NF_SKIP_CHECKS=1                     no test programs, no example runs (benchmarks only)
 #   NF_BENCH='all'                       nsafuse-bench with these arguments (elementwise rows
-#                                        go to $OUT/nsafuse.csv)
+#                                        go to $OUT/nsafuse.csv); NF_BENCH='headgate': the NSA
+#                                        head gate (its rows go there instead)
 #   NF_TORCH_BENCH='--sizes 1M'          bench/torch_bench.py with these arguments (may be
 #                                        empty: set is enough), after nsafuse-bench; it prints
-#                                        both side by side
+#                                        both side by side; NF_TORCH_BENCH='headgate' for the
+#                                        head gate (with NF_BENCH='headgate')
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${OUT:-/tmp/nsafuse-out}

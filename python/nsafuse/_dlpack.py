@@ -18,6 +18,7 @@ KDL_CPU, KDL_CUDA, KDL_CUDA_HOST, KDL_ROCM, KDL_ROCM_HOST, KDL_CUDA_MANAGED = 1,
 # DLDataTypeCode
 KDL_INT, KDL_UINT, KDL_FLOAT, KDL_BFLOAT, KDL_COMPLEX, KDL_BOOL, KDL_FLOAT8_E4M3FN = 0, 1, 2, 4, 5, 6, 10
 READ_ONLY = 1  # DLPACK_FLAG_BITMASK_READ_ONLY
+IS_COPIED = 2  # DLPACK_FLAG_BITMASK_IS_COPIED: writes would land in a copy
 
 # (code, bits) -> nf_dtype
 DTYPES = {
@@ -101,6 +102,11 @@ def _capsule(obj, stream):
             return obj.__dlpack__(stream=stream, max_version=(1, 0))
         except TypeError:
             _legacy_only.add(kind)
+    if stream is None:
+        try:
+            return obj.__dlpack__(stream=None)
+        except TypeError:
+            return obj.__dlpack__()  # a producer older than the stream argument
     return obj.__dlpack__(stream=stream)
 
 
@@ -120,7 +126,8 @@ def dtype_text(code, bits, lanes):
 
 def describe(obj, stream, what):
     """Reads obj through DLPack. Returns (capsule, data pointer, nf_dtype,
-    shape, strides in elements, nf_device_kind, device id, read_only).
+    shape, strides in elements, nf_device_kind, device id, read_only);
+    read_only also when the producer exported a copy.
     stream is what the consumer passes to __dlpack__ (None on the host)."""
     try:
         capsule = _capsule(obj, stream)
@@ -131,7 +138,7 @@ def describe(obj, stream, what):
         managed = DLManagedTensorVersioned.from_address(_get_pointer(capsule, name))
         if managed.version.major != 1:
             raise Error(f"{what}: DLPack version {managed.version.major}.{managed.version.minor} is not supported")
-        read_only = bool(managed.flags & READ_ONLY)
+        read_only = bool(managed.flags & (READ_ONLY | IS_COPIED))
     elif name == b"dltensor":
         managed = DLManagedTensor.from_address(_get_pointer(capsule, name))
         read_only = False

@@ -59,6 +59,29 @@ def _signature_key(items, torch, weights=frozenset()):
     return tuple(key), names, tensors, constants, dims
 
 
+def _call_key(items, tensor_type, weights):
+    """The signature key alone (what _signature_key computes first), for
+    cached calls; (None, None) for anything unusual: the full path decides."""
+    lead = None
+    key, tensors = [], []
+    for name, v in items:
+        if type(v) is tensor_type or isinstance(v, tensor_type):
+            shape = v.shape
+            if shape:
+                if lead is None and name not in weights:
+                    lead = shape[0]
+                first = SYMBOL if shape[0] == lead and name not in weights else shape[0]
+                key.append((v.dtype, len(shape), v.device, first, tuple(shape[1:])))
+            else:
+                key.append((v.dtype, 0, v.device, None, ()))
+            tensors.append(v)
+        elif isinstance(v, (int, float, bool, str, type(None))):
+            key.append((name, type(v), v))
+        else:
+            return None, None
+    return tuple(key), tensors
+
+
 def _plan(fn, items, weights=frozenset()):
     """Traces fn for these arguments. Returns (key, plan, the GEMM weights
     among the arguments)."""
@@ -106,19 +129,26 @@ class Jitted:
         params = list(self._sig.parameters.values())
         plain = all(p.kind == p.POSITIONAL_OR_KEYWORD for p in params)
         self._plain_names = [p.name for p in params] if plain else None
+        self._defaults = [p.default for p in params]
+        # fewest positional arguments a call needs: the ones without defaults
+        self._required = sum(1 for p in params if p.default is p.empty)
         self._plans = {}
         self._weights = frozenset()  # arguments found to be GEMM weights
+        self._tensor_type = _torch().Tensor
         functools.update_wrapper(self, fn)
 
     def _items(self, args, kwargs):
         names = self._plain_names
-        if not kwargs and names is not None and len(args) == len(names):
-            return list(zip(names, args))
+        if not kwargs and names is not None and self._required <= len(args) <= len(names) and \
+                all(d is not inspect.Parameter.empty for d in self._defaults[len(args):]):
+            return list(zip(names, args + tuple(self._defaults[len(args):])))
         return _arguments(self._sig, args, kwargs)
 
     def _plan_for(self, args, kwargs):
         items = self._items(args, kwargs)
-        key, names, tensors, _, _ = _signature_key(items, _torch(), self._weights)
+        key, tensors = _call_key(items, self._tensor_type, self._weights)
+        if key is None:
+            key, _, tensors, _, _ = _signature_key(items, _torch(), self._weights)
         p = self._plans.get(key)
         if p is None:
             key, p, self._weights = _plan(self.fn, items, self._weights)

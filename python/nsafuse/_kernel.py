@@ -145,6 +145,7 @@ class Kernel:
         self._graph = g
         self._handles = {}
         self._finalizer = weakref.finalize(self, _free, g, self._handles)
+        self._finalizer.atexit = False  # at exit the process frees everything; devices may be gone
         self.name = _lib.graph_name(g).decode()
         self.params = [self._value_info(_lib.graph_param(g, i)) for i in range(_lib.graph_num_params(g))]
         self.outputs = [self._value_info(_lib.graph_output(g, i)) for i in range(_lib.graph_num_outputs(g))]
@@ -249,7 +250,7 @@ class Kernel:
             sig = self._new_signature(metas, n_in, outs is not None, labels)
             self._sigs[key] = sig
         result = self._run(sig, ptrs, n_in, outs, out)
-        del capsules  # the producers' deleters run once the kernel is done with the memory
+        del capsules  # launched: the callers' objects keep the memory, the capsules can go
         return result
 
     def _check_grad(self, i, n_in):

@@ -539,8 +539,8 @@ def fx_trace(fn, names, constants):
     # fx names placeholders after the root function's parameters: a small
     # function with exactly the tensors as parameters.
     gname = graph_name_for(fn)
-    src = f"def {gname}({', '.join(tensor_names)}):\n    return _call({', '.join(tensor_names)})\n"
-    scope = {"_call": call}
+    src = f"def {gname}({', '.join(tensor_names)}):\n    return __nsafuse_call({', '.join(tensor_names)})\n"
+    scope = {"__nsafuse_call": call}
     exec(builtins.compile(src, "<nsafuse-trace>", "exec"), scope)
     try:
         return tracer.trace(scope[gname])

@@ -135,7 +135,11 @@ LLVMValueRef nf_math_function(LLVMModuleRef m, nf_math_fn fn, LLVMTypeRef ty)
     nf_mb_init(&mb, m, b, ty);
     V x = LLVMGetParam(f, 0);
     V y = fns[fn].arity > 1 ? LLVMGetParam(f, 1) : NULL;
-    LLVMBuildRet(b, fns[fn].body(&mb, x, y));
+    V r = fns[fn].body(&mb, x, y);
+    /* One NaN for every target: hardware NaN encodings differ (x86 keeps
+     * payloads, NVPTX f32 returns 0x7fffffff). */
+    r = nf_sel(&mb, nf_isnan(&mb, r), nf_kf(&mb, NAN), r);
+    LLVMBuildRet(b, r);
     LLVMDisposeBuilder(b);
     return f;
 }

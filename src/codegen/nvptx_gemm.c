@@ -17,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { WARPS = 4, BN = 64, UNROLL = 4, ADDR_GLOBAL = 1, ADDR_SHARED = 3 };
+enum { WARPS = 8, BN = 64, UNROLL = 4, ADDR_GLOBAL = 1, ADDR_SHARED = 3 };
+/* What the last block of a tile may read back from the workspace (bytes). */
+enum { REDUCE_BYTES = 64 * 1024 };
 
 typedef struct plan_tc {
     int64_t M, N, K;
@@ -86,29 +88,39 @@ bool nf_nvptx_gemm_applies(const nf_fused_kernel *k, const nf_slots *s)
     return true;
 }
 
+/* Rows per block: the fewest warps along M that keep the grid within two
+ * waves; the other warps of the block split K. Then split K over blocks until
+ * the GPU is full, as long as every warp keeps a k16 step and the last block
+ * of a tile reads back at most REDUCE_BYTES of partials. */
 static plan_tc choose(const nf_fused_kernel *k, const nf_slots *s, int sms)
 {
     plan_tc p = {0};
     nf_gemm_sizes(k, s, &p.M, &p.N, &p.K);
     p.nblocks = (p.N + BN - 1) / BN;
-    int64_t k16 = p.K / 16;
-    int64_t direct_blocks = (p.M + 16 * WARPS - 1) / (16 * WARPS) * p.nblocks;
-    if (direct_blocks >= sms) {
-        p.direct = true;
-        p.wm = WARPS;
+    int64_t k16 = p.K / 16, waves = 2 * (int64_t)sms;
+    p.wm = 1;
+    while (p.wm < WARPS && (p.M + 16 * p.wm - 1) / (16 * p.wm) * p.nblocks > waves)
+        p.wm *= 2;
+    p.wk = WARPS / p.wm;
+    p.mblocks = (p.M + 16 * p.wm - 1) / (16 * p.wm);
+    /* so many rows that even full blocks fill the GPU twice: no K split at all */
+    p.direct = p.wm == WARPS && p.mblocks * p.nblocks > waves;
+    if (p.direct) {
         p.wk = 1;
-        p.mblocks = (p.M + 16 * WARPS - 1) / (16 * WARPS);
         p.splits = 1;
         return p;
     }
-    p.wm = p.M > 48 ? 4 : p.M > 32 ? 3 : p.M > 16 ? 2 : 1;
-    if (p.wm == 3)
-        p.wm = 4;
-    p.wk = WARPS / p.wm;
-    p.mblocks = (p.M + 16 * p.wm - 1) / (16 * p.wm);
-    int64_t want = 2 * (int64_t)sms / (p.mblocks * p.nblocks);
-    int64_t most = k16 / (p.wk * 2); /* every warp keeps at least two k16 steps */
-    p.splits = want < 1 ? 1 : want > most ? (most < 1 ? 1 : most) : want;
+    int64_t rows = p.M < 16 * p.wm ? p.M : 16 * p.wm;
+    int64_t want = waves / (p.mblocks * p.nblocks);
+    int64_t most = k16 / p.wk;
+    int64_t cap = REDUCE_BYTES / (rows * BN * 4);
+    p.splits = want;
+    if (p.splits > most)
+        p.splits = most;
+    if (p.splits > cap)
+        p.splits = cap;
+    if (p.splits < 1)
+        p.splits = 1;
     return p;
 }
 
@@ -419,8 +431,7 @@ static void emit_reduce(gen *g, frag *f, LLVMValueRef mblock, LLVMValueRef n0, L
         if (p->splits == 1) {
             epilogue_at(g, m, LLVMBuildAdd(g->b, n0, n, ""), sum);
         } else {
-            LLVMValueRef st = LLVMBuildStore(g->b, sum, gep(g, g->f32, scratch, LLVMBuildAdd(g->b, ws_tile, l.e, "")));
-            LLVMSetVolatile(st, 1);
+            LLVMBuildStore(g->b, sum, gep(g, g->f32, scratch, LLVMBuildAdd(g->b, ws_tile, l.e, "")));
         }
         if_end(g, join);
     }
@@ -455,8 +466,9 @@ static void emit_reduce(gen *g, frag *f, LLVMValueRef mblock, LLVMValueRef n0, L
             LLVMValueRef at = LLVMBuildAdd(
                 g->b, LLVMBuildMul(g->b, LLVMBuildAdd(g->b, c64(g, sp * p->mblocks * p->nblocks), tile_id, ""), c64(g, tile), ""),
                 l2.e, "");
+            /* written by other blocks before their fence and the counter; this SM
+             * has never cached these lines in this launch, so a plain load sees them */
             LLVMValueRef v = LLVMBuildLoad2(g->b, g->f32, gep(g, g->f32, scratch, at), "");
-            LLVMSetVolatile(v, 1); /* written by other blocks: from L2, not a stale L1 line */
             sum = sum ? LLVMBuildFAdd(g->b, sum, v, "") : v;
         }
         epilogue_at(g, m, LLVMBuildAdd(g->b, n0, n, ""), sum);

@@ -28,7 +28,7 @@ def f32_linear(x, w):
     # same math otherwise: products of bf16 values are exact in f32.
     try:
         return torch.mm(x, w.t(), out_dtype=torch.float32)
-    except TypeError:
+    except (TypeError, RuntimeError, NotImplementedError):  # older torch; torch 2.11 on the CPU
         return F.linear(x.float(), w.float())
 
 
@@ -147,8 +147,22 @@ def test_binary_ops_broadcast_and_literals_match_eager(device, op, eager, dt, td
         return  # torch.maximum takes no number
     lit = 0.3
     k = nsafuse.compile(f"graph l(%a: {dt}[N, 6]) {{\n  {a_text}%o = {op}({a}, {lit})\n  return %o\n}}\n")
-    narrow = tdt in (torch.bfloat16, torch.float16) and torch_1x_cpu(device)
-    assert_matches(k(x), eager(x, lit), k, literal_ulps=1 if narrow else 0, what=f"{op} {dt} literal")
+    assert_matches(k(x), eager(x, lit), k, literal_ulps=torch_literal_ulps(op, tdt, device),
+                   what=f"{op} {dt} literal")
+
+
+def torch_literal_ulps(op, dtype, device):
+    """Where PyTorch eager itself departs from using a Python number in f32
+    (nsafuse's rule, docs/FUSION.md), by one ulp of the result: its CPU add/sub
+    kernels (and every CPU kernel of torch 1.x) round the number to a bf16/f16
+    tensor's dtype first; its CUDA division by a number multiplies by the
+    reciprocal."""
+    narrow = dtype in (torch.bfloat16, torch.float16)
+    if device == "cpu" and narrow and (op in ("add", "sub") or torch_1x_cpu(device)):
+        return 1
+    if device == "cuda" and op == "div":
+        return 1
+    return 0
 
 
 def test_integer_and_bool_dtypes(device):
@@ -158,7 +172,7 @@ def test_integer_and_bool_dtypes(device):
     a, b = rand((17,), torch.int32, g, device), rand((17,), torch.int64, g, device)
     s, d, c = k(a, b)
     assert_matches(s, a + b, k, 0)
-    assert_matches(d, a / 3, k, 1)
+    assert_matches(d, a / 3, k, 1, literal_ulps=torch_literal_ulps("div", torch.float32, device))
     assert_matches(c, a.bool(), k, 2)
 
 
