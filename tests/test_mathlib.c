@@ -563,6 +563,35 @@ static void test_special_values(void **state)
         }
 }
 
+/* Every NaN result is the one quiet NaN, so all targets agree bit for bit. */
+static void test_nan_is_canonical(void **state)
+{
+    (void)state;
+    uint32_t payload32 = 0xffc12345u; /* negative, with payload */
+    uint64_t payload64 = 0xfff1234567890abcull;
+    float nan32 = f32_bits(payload32);
+    double nan64 = f64_bits(payload64);
+    for (int fn = 0; fn < NF_MATH_COUNT; fn++) {
+        float x32[VEC32] = {nan32, -1.0f, -INFINITY}, y32[VEC32] = {1.5f, 0.5f, 0.5f}, o32[VEC32];
+        double x64[VEC64] = {nan64, -1.0, -INFINITY}, y64[VEC64] = {1.5, 0.5, 0.5}, o64[VEC64];
+        L.f32[fn](x32, y32, o32, 3);
+        L.f64[fn](x64, y64, o64, 3);
+        for (int i = 0; i < 3; i++) {
+            uint32_t b32;
+            uint64_t b64;
+            memcpy(&b32, &o32[i], 4);
+            memcpy(&b64, &o64[i], 8);
+            if (isnan(o32[i]) && b32 != 0x7fc00000u)
+                fail_msg("%s f32(%a) = NaN 0x%08x, want 0x7fc00000", nf_math_name((nf_math_fn)fn),
+                         (double)x32[i], (unsigned)b32);
+            if (isnan(o64[i]) && b64 != 0x7ff8000000000000ull)
+                fail_msg("%s f64(%a) = NaN 0x%016llx, want 0x7ff8000000000000", nf_math_name((nf_math_fn)fn),
+                         x64[i], (unsigned long long)b64);
+        }
+        assert_true(isnan(o32[0]) && isnan(o64[0]));
+    }
+}
+
 #define UNARY_TEST(fn, name)                                                                     \
     static void test_##name(void **state)                                                        \
     {                                                                                            \
@@ -620,6 +649,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_function_reuse_and_types),
         cmocka_unit_test(test_special_values),
+        cmocka_unit_test(test_nan_is_canonical),
         cmocka_unit_test(test_exp),
         cmocka_unit_test(test_log),
         cmocka_unit_test(test_tanh),

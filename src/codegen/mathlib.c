@@ -95,6 +95,19 @@ bool nf_math_supports_type(LLVMTypeRef ty)
     return k == LLVMFloatTypeKind || k == LLVMDoubleTypeKind;
 }
 
+/* One NaN for every target: hardware NaN encodings differ (x86 keeps
+ * payloads and makes 0xffc00000, NVPTX f32 makes 0x7fffffff). Done on the
+ * bits, since LLVM may treat all NaNs as interchangeable in FP selects. */
+static V canonical_nan(nf_mb *mb, V r)
+{
+    V bits = nf_bits(mb, r);
+    int64_t mag = mb->f64 ? 0x7fffffffffffffffLL : 0x7fffffffLL;
+    int64_t inf = mb->f64 ? 0x7ff0000000000000LL : 0x7f800000LL;
+    int64_t qnan = mb->f64 ? 0x7ff8000000000000LL : 0x7fc00000LL;
+    V is_nan = LLVMBuildICmp(mb->b, LLVMIntUGT, nf_iand(mb, bits, nf_ki(mb, mag)), nf_ki(mb, inf), "");
+    return nf_from_bits(mb, nf_sel(mb, is_nan, nf_ki(mb, qnan), bits));
+}
+
 static void add_fn_attr(LLVMContextRef ctx, V fn, const char *name, uint64_t val)
 {
     unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
@@ -135,11 +148,7 @@ LLVMValueRef nf_math_function(LLVMModuleRef m, nf_math_fn fn, LLVMTypeRef ty)
     nf_mb_init(&mb, m, b, ty);
     V x = LLVMGetParam(f, 0);
     V y = fns[fn].arity > 1 ? LLVMGetParam(f, 1) : NULL;
-    V r = fns[fn].body(&mb, x, y);
-    /* One NaN for every target: hardware NaN encodings differ (x86 keeps
-     * payloads, NVPTX f32 returns 0x7fffffff). */
-    r = nf_sel(&mb, nf_isnan(&mb, r), nf_kf(&mb, NAN), r);
-    LLVMBuildRet(b, r);
+    LLVMBuildRet(b, canonical_nan(&mb, fns[fn].body(&mb, x, y)));
     LLVMDisposeBuilder(b);
     return f;
 }

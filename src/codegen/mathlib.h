@@ -7,10 +7,29 @@
  * llvm.copysign, llvm.sqrt, llvm.rint, llvm.floor, bitcasts, integer ops,
  * fcmp and select: no libm calls, no llvm.exp/llvm.log, no fast-math flags.
  * Subnormals are computed, not flushed. Special values follow C99 Annex F and
- * PyTorch (silu, gelu of -inf are NaN, as PyTorch's formulas give).
+ * PyTorch (silu and both gelus of -inf are NaN, as PyTorch's formulas give).
+ * Every NaN result is the quiet NaN 0x7fc00000 (0x7ff8000000000000).
  *
- * f32 functions compute in f32 with FMA, except pow, which computes in f64
- * and rounds once. Measured max errors are listed in tests/test_mathlib.c. */
+ * f32 functions compute in f32 with FMA, using double-word (hi + lo)
+ * arithmetic where a result would otherwise round twice; pow alone computes
+ * in f64 and rounds once. rsqrt is 1/sqrt(x) in two rounded steps plus one
+ * exact-residual correction.
+ *
+ * Max error in ulps (against the exact value; 0.5 = correctly rounded):
+ *               f32 (every input)  f64 (2^24 random inputs)
+ *   exp         0.758              0.763
+ *   log         0.840              0.795
+ *   tanh        0.711              0.692
+ *   erf         0.893              0.813
+ *   sigmoid     0.758              0.768
+ *   silu        0.805              0.804
+ *   gelu_erf    0.870              0.942
+ *   gelu_tanh   0.784              0.764
+ *   pow         0.500 (2^28 pairs) 0.752
+ *   sqrt        0.5                0.5
+ *   rsqrt       0.500              0.501
+ * The f32 sweep ran on an H100 (PTX from nf_emit_ptx) and on the host JIT
+ * with identical output bits for all 2^32 inputs of every function. */
 #ifndef NF_CODEGEN_MATHLIB_H
 #define NF_CODEGEN_MATHLIB_H
 

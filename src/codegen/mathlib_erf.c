@@ -7,17 +7,6 @@
 
 #define NCOEF(a) ((int)(sizeof(a) / sizeof(*(a))))
 
-static V clamp(nf_mb *mb, V x, double lo, double hi)
-{
-    x = nf_sel(mb, nf_gt(mb, x, nf_kf(mb, hi)), nf_kf(mb, hi), x);
-    return nf_sel(mb, nf_ge(mb, x, nf_kf(mb, lo)), x, nf_kf(mb, lo));
-}
-
-static V nan_through(nf_mb *mb, V x, V r)
-{
-    return nf_sel(mb, nf_isnan(mb, x), nf_add(mb, x, x), r);
-}
-
 /* ---- tanh ---------------------------------------------------------------- */
 
 /* (tanh(x) - x)/x^3 in z = x^2 on |x| <= 0.625; relative error of tanh
@@ -43,7 +32,7 @@ V nf_mathlib_tanh(nf_mb *mb, V x)
     V small = nf_fma(mb, nf_mul(mb, ax, z), p, ax);
 
     V ph, pl, k;
-    nf_exp_core(mb, clamp(mb, nf_add(mb, ax, ax), 0.0, mb->f64 ? 90.0 : 40.0), NULL, &ph, &pl, &k);
+    nf_exp_core(mb, nf_clamp(mb, nf_add(mb, ax, ax), 0.0, mb->f64 ? 90.0 : 40.0), NULL, &ph, &pl, &k);
     V dh, dl; /* e + 1, e >= 1 */
     nf_fast_two_sum(mb, nf_scale2(mb, ph, k), nf_kf(mb, 1.0), &dh, &dl);
     dl = nf_add(mb, dl, nf_scale2(mb, pl, k));
@@ -56,15 +45,16 @@ V nf_mathlib_tanh(nf_mb *mb, V x)
     V big = nf_add(mb, sh, nf_sub(mb, sl, tl));
 
     V r = nf_sel(mb, nf_lt(mb, ax, nf_kf(mb, TANH_SPLIT)), small, big);
-    return nan_through(mb, x, nf_copysign(mb, r, x));
+    return nf_nan_through(mb, x, nf_copysign(mb, r, x));
 }
 
 /* ---- the Mills-ratio-like H(a) = a * erfcx(a/sqrt 2) ------------------------
  * erfc(a/sqrt 2) = e^(-a^2/2) H(a) / a. H rises from 0.27 (a = 0.35) to
  * sqrt(2/pi) (a -> inf). Two pieces: a polynomial in a - 1.175 on
- * [0.35, 2], and beyond a polynomial in u = K/(K + a) (centred), where H
- * is flat enough that u's rounding hardly matters. The constant terms are
- * double-words, and so is the result. Relative error 2^-28.8 / 2^-31.7 (f32), 2^-59.7 / 2^-61 (f64). */
+ * [0.35, 2], and beyond a polynomial in u = K/(K + a) (centred; u as a
+ * double-word). The constant terms are double-words, and so is the result.
+ * Relative error of the fits: 2^-28.8 and 2^-31.7 (f32), 2^-59.7 and 2^-61
+ * (f64); callers use a >= 1. */
 static const double mills_a32[] = {
     0x1.1ff1bap-1, 0x1.9d8b5cp-3, -0x1.deaaaap-4, 0x1.c42168p-5, -0x1.74963ap-6, 0x1.15194ap-7,
     -0x1.7b6bdp-9, 0x1.dfcd7cp-11, -0x1.1e85dp-12, 0x1.7c80ep-14, -0x1.b08f5ap-16,
@@ -100,7 +90,7 @@ static void mills(nf_mb *mb, V a, V *hh, V *hl)
     double k = mb->f64 ? 4.0 : 2.0;
     double u_mid = mb->f64 ? 0x1.84f613d84f614p-2 : 0x1.3e0f83e0f83e1p-2;
     double a_mid = 0x1.2cccccccccccdp+0;
-    a = clamp(mb, a, 0.35, mb->f64 ? 39.0 : 14.5);
+    a = nf_clamp(mb, a, 0.35, mb->f64 ? 39.0 : 14.5);
     V in_b = nf_ge(mb, a, nf_kf(mb, 2.0));
     /* u = K/(K + a) as a double-word, so that its rounding does not count */
     V kk = nf_kf(mb, k), dh, dl;
@@ -175,7 +165,7 @@ V nf_mathlib_erf(nf_mb *mb, V x)
                       : odd_series(mb, xs, 0x1.20dd76p+0, -0x1.f7ac92p-25, erf_e32, NCOEF(erf_e32), &wh, &wl);
     small = nf_mul(mb, small, nf_sel(mb, tiny, nf_kf(mb, mb->f64 ? 0x1p-200 : 0x1p-50), nf_kf(mb, 1.0)));
 
-    V ax = clamp(mb, nf_fabs(mb, x), ERF_SPLIT, mb->f64 ? 6.0 : 4.0);
+    V ax = nf_clamp(mb, nf_fabs(mb, x), ERF_SPLIT, mb->f64 ? 6.0 : 4.0);
     V ah, al;
     nf_two_prod(mb, ax, nf_kf(mb, mb->f64 ? 0x1.6a09e667f3bcdp+0 : 0x1.6a09e6p+0), &ah, &al);
     al = nf_fma(mb, ax, nf_kf(mb, mb->f64 ? -0x1.bdd3413b26456p-54 : 0x1.9fcef4p-26), al);
@@ -184,7 +174,7 @@ V nf_mathlib_erf(nf_mb *mb, V x)
     V erfc = nf_scale2(mb, nf_dw_div(mb, mh, ml, ah, al), k);
     V big = nf_copysign(mb, nf_sub(mb, nf_kf(mb, 1.0), erfc), x);
     V r = nf_sel(mb, nf_lt(mb, nf_fabs(mb, x), nf_kf(mb, ERF_SPLIT)), small, big);
-    return nan_through(mb, x, nf_copysign(mb, r, x)); /* erf(-0) = -0 */
+    return nf_nan_through(mb, x, nf_copysign(mb, r, x)); /* erf(-0) = -0 */
 }
 
 /* erf(x/sqrt 2)/x = g0 + z G1(z), z = x^2 <= 1, g0 = sqrt(2/pi): relative
@@ -221,7 +211,7 @@ V nf_mathlib_gelu_erf(nf_mb *mb, V x)
     rl = nf_fma(mb, x, sl, rl);
     V middle = nf_mul(mb, nf_add(mb, rh, rl), nf_kf(mb, 0.5));
 
-    V ax = clamp(mb, nf_fabs(mb, x), 0.35, mb->f64 ? 39.0 : 14.5);
+    V ax = nf_clamp(mb, nf_fabs(mb, x), 0.35, mb->f64 ? 39.0 : 14.5);
     V mh, ml, k;
     gauss_mills(mb, ax, 0.5, ax, &mh, &ml, &k);
     V half = nf_kf(mb, 0.5);
@@ -236,5 +226,5 @@ V nf_mathlib_gelu_erf(nf_mb *mb, V x)
                  nf_sel(mb, nf_gt(mb, x, nf_kf(mb, GELU_HI)), upper, middle));
     r = nf_copysign(mb, r, x); /* gelu(-0) = -0 */
     r = nf_sel(mb, nf_eq(mb, x, nf_kf(mb, -INFINITY)), nf_kf(mb, NAN), r);
-    return nan_through(mb, x, r);
+    return nf_nan_through(mb, x, r);
 }

@@ -7,18 +7,6 @@
 
 #define NCOEF(a) ((int)(sizeof(a) / sizeof(*(a))))
 
-/* x clamped to [lo, hi]; NaN becomes lo so no poison reaches fptosi. */
-static V clamp(nf_mb *mb, V x, double lo, double hi)
-{
-    x = nf_sel(mb, nf_gt(mb, x, nf_kf(mb, hi)), nf_kf(mb, hi), x);
-    return nf_sel(mb, nf_ge(mb, x, nf_kf(mb, lo)), x, nf_kf(mb, lo));
-}
-
-static V nan_through(nf_mb *mb, V x, V r)
-{
-    return nf_sel(mb, nf_isnan(mb, x), nf_add(mb, x, x), r);
-}
-
 /* Below these e^x is under half the smallest subnormal; above, over the max. */
 static double exp_lo(const nf_mb *mb) { return mb->f64 ? -746.0 : -104.0; }
 static double exp_hi(const nf_mb *mb) { return mb->f64 ? 710.0 : 89.0; }
@@ -26,8 +14,8 @@ static double exp_hi(const nf_mb *mb) { return mb->f64 ? 710.0 : 89.0; }
 V nf_mathlib_exp(nf_mb *mb, V x)
 {
     V ph, pl, k;
-    nf_exp_core(mb, clamp(mb, x, exp_lo(mb), exp_hi(mb)), NULL, &ph, &pl, &k);
-    return nan_through(mb, x, nf_scale2(mb, ph, k));
+    nf_exp_core(mb, nf_clamp(mb, x, exp_lo(mb), exp_hi(mb)), NULL, &ph, &pl, &k);
+    return nf_nan_through(mb, x, nf_scale2(mb, ph, k));
 }
 
 /* ---- log ----------------------------------------------------------------- */
@@ -85,7 +73,7 @@ V nf_mathlib_log(nf_mb *mb, V x)
     r = nf_sel(mb, nf_eq(mb, x, nf_kf(mb, INFINITY)), x, r);
     r = nf_sel(mb, nf_eq(mb, x, nf_kf(mb, 0.0)), nf_kf(mb, -INFINITY), r);
     r = nf_sel(mb, nf_lt(mb, x, nf_kf(mb, 0.0)), nf_kf(mb, NAN), r);
-    return nan_through(mb, x, r);
+    return nf_nan_through(mb, x, r);
 }
 
 /* ---- pow ----------------------------------------------------------------- */
@@ -147,7 +135,7 @@ static V pow_mag64(nf_mb *mb, V ax, V y)
     V in_range = nf_lt(mb, nf_fabs(mb, wh), nf_kf(mb, 1000.0));
     wl = nf_sel(mb, in_range, wl, nf_kf(mb, 0.0));
     V ph, pl, k;
-    nf_exp_core(mb, clamp(mb, wh, exp_lo(mb), exp_hi(mb)), wl, &ph, &pl, &k);
+    nf_exp_core(mb, nf_clamp(mb, wh, exp_lo(mb), exp_hi(mb)), wl, &ph, &pl, &k);
     return nf_scale2(mb, ph, k);
 }
 
@@ -160,7 +148,7 @@ static V pow_mag32(nf_mb *mb, V ax, V y)
     V m, k;
     log_reduce(&d, nf_fext(&d, ax), &m, &k);
     V log2x = nf_fma(&d, log_parts(&d, m, nf_kf(&d, 0.0)), nf_kf(&d, 0x1.71547652b82fep+0), k);
-    V w = clamp(&d, nf_mul(&d, nf_fext(&d, y), log2x), -1100.0, 1100.0);
+    V w = nf_clamp(&d, nf_mul(&d, nf_fext(&d, y), log2x), -1100.0, 1100.0);
     V j = nf_rint(&d, w);
     V rh, rl, ph, pl, k2;
     nf_two_prod(&d, nf_sub(&d, w, j), nf_kf(&d, 0x1.62e42fefa39efp-1), &rh, &rl); /* (w - j) ln2 */
@@ -204,7 +192,7 @@ V nf_mathlib_pow(nf_mb *mb, V x, V y)
  * and m e/(1 + e) below, e = e^-|t| <= 1 kept as a double-word, so the
  * result rounds once (twice into the subnormals). For x < 0 the power of
  * two of e is applied last: m e stays precise where e alone underflows.
- * m is 1 (sigmoid) or x clamped to xc (|xc| e^lo underflows). */
+ * m is 1 (sigmoid) or x; below zero mc, m clamped where |mc| e^lo is 0. */
 static V times_sigmoid(nf_mb *mb, V x, V m, V mc, V th, V tl)
 {
     double lo = mb->f64 ? -760.0 : -120.0;
@@ -216,7 +204,7 @@ static V times_sigmoid(nf_mb *mb, V x, V m, V mc, V th, V tl)
         nl = nf_sel(mb, nf_ge(mb, nh, nf_kf(mb, lo)), nl, nf_kf(mb, 0.0));
     }
     V ph, pl, k;
-    nf_exp_core(mb, clamp(mb, nh, lo, 0.0), nl, &ph, &pl, &k);
+    nf_exp_core(mb, nf_clamp(mb, nh, lo, 0.0), nl, &ph, &pl, &k);
     V dh, dl; /* 1 + e */
     nf_fast_two_sum(mb, nf_kf(mb, 1.0), nf_scale2(mb, ph, k), &dh, &dl);
     dl = nf_add(mb, dl, nf_scale2(mb, pl, k));
@@ -228,7 +216,7 @@ static V times_sigmoid(nf_mb *mb, V x, V m, V mc, V th, V tl)
     V r = nf_scale2(mb, q, nf_sel(mb, neg, k, nf_ki(mb, 0)));
     /* m = +inf: inf/1, not the NaN of the correction step; m = -0: -0 */
     r = nf_sel(mb, nf_eq(mb, m, nf_kf(mb, INFINITY)), m, r);
-    return nan_through(mb, x, nf_copysign(mb, r, m));
+    return nf_nan_through(mb, x, nf_copysign(mb, r, m));
 }
 
 V nf_mathlib_sigmoid(nf_mb *mb, V x)
@@ -245,7 +233,7 @@ static V nan_at_minus_inf(nf_mb *mb, V x, V r)
 
 V nf_mathlib_silu(nf_mb *mb, V x)
 {
-    V xc = clamp(mb, x, mb->f64 ? -760.0 : -120.0, INFINITY);
+    V xc = nf_clamp(mb, x, mb->f64 ? -760.0 : -120.0, INFINITY);
     return nan_at_minus_inf(mb, x, times_sigmoid(mb, x, x, xc, xc, NULL));
 }
 
@@ -259,7 +247,7 @@ V nf_mathlib_gelu_tanh(nf_mb *mb, V x)
     double al = mb->f64 ? -0x1.cbc0d30ebfd15p-54 : -0x1.857936p-25;
     double bh = mb->f64 ? 0x1.2444f2a4d8b4bp-4 : 0x1.2444f2p-4;
     double bl = mb->f64 ? -0x1.6c843a29d1c70p-61 : 0x1.49b16ap-29;
-    V xc = clamp(mb, x, -xmax, xmax);
+    V xc = nf_clamp(mb, x, -xmax, xmax);
     V x2h, x2l, ph, pl, uh, ul, vh, vl;
     nf_two_prod(mb, xc, xc, &x2h, &x2l);
     nf_dw_mul(mb, nf_kf(mb, bh), nf_kf(mb, bl), x2h, x2l, &ph, &pl);

@@ -109,6 +109,17 @@ V nf_to_float(nf_mb *mb, V i) { return LLVMBuildSIToFP(mb->b, i, mb->ft, ""); }
 V nf_fext(nf_mb *to, V f) { return LLVMBuildFPExt(to->b, f, to->ft, ""); }
 V nf_ftrunc(nf_mb *to, V f) { return LLVMBuildFPTrunc(to->b, f, to->ft, ""); }
 
+V nf_clamp(nf_mb *mb, V x, double lo, double hi)
+{
+    x = nf_sel(mb, nf_gt(mb, x, nf_kf(mb, hi)), nf_kf(mb, hi), x);
+    return nf_sel(mb, nf_ge(mb, x, nf_kf(mb, lo)), x, nf_kf(mb, lo));
+}
+
+V nf_nan_through(nf_mb *mb, V x, V r)
+{
+    return nf_sel(mb, nf_isnan(mb, x), x, r);
+}
+
 V nf_poly(nf_mb *mb, V x, const double *c, int n)
 {
     V p = nf_kf(mb, c[n - 1]);

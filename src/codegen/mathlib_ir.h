@@ -70,6 +70,11 @@ V nf_to_float(nf_mb *mb, V i);   /* sitofp */
 V nf_fext(nf_mb *to, V f);       /* to the wider type of `to` */
 V nf_ftrunc(nf_mb *to, V f);     /* to the narrower type of `to` */
 
+/* x clamped to [lo, hi]; NaN becomes lo, so no poison reaches fptosi. */
+V nf_clamp(nf_mb *mb, V x, double lo, double hi);
+/* r, or x itself where x is NaN. */
+V nf_nan_through(nf_mb *mb, V x, V r);
+
 /* c[0] + x*(c[1] + x*(...)): Horner with FMA. */
 V nf_poly(nf_mb *mb, V x, const double *c, int n);
 /* The polynomial with the coefficients chosen per lane: c1 where sel1, else c0. */

@@ -182,6 +182,7 @@ typedef struct frag {
     LLVMValueRef acc[8][4];
 } frag;
 
+
 /* acc += A[rows m0.., k] B[n0.., k] for one k16 step at column k0 (i64). */
 static void mma_step(gen *g, frag *f, LLVMValueRef m0, LLVMValueRef n0, LLVMValueRef k0, int ntiles)
 {
@@ -293,10 +294,20 @@ static void k_loop(gen *g, frag *f, LLVMValueRef m0, LLVMValueRef n0, LLVMValueR
         LLVMValueRef end = LLVMBuildAdd(g->b, step, c64(g, (per - 1) * stride), "");
         LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, end, last, ""), body, done);
         LLVMPositionBuilderAtEnd(g->b, body);
+        /* A fresh tensor-core accumulator per group of steps, added into the
+         * running sum with IEEE adds: the mma's own f32 accumulation may not
+         * round to nearest, and its error would otherwise grow with K. */
+        frag group;
+        for (int j = 0; j < ntiles; j++)
+            for (int i = 0; i < 4; i++)
+                group.acc[j][i] = LLVMConstReal(g->f32, 0.0);
         for (int u = 0; u < per; u++) {
             LLVMValueRef st = LLVMBuildAdd(g->b, step, c64(g, u * stride), "");
-            mma_step(g, f, m0, n0, LLVMBuildMul(g->b, st, c64(g, 16), ""), ntiles);
+            mma_step(g, &group, m0, n0, LLVMBuildMul(g->b, st, c64(g, 16), ""), ntiles);
         }
+        for (int j = 0; j < ntiles; j++)
+            for (int i = 0; i < 4; i++)
+                f->acc[j][i] = LLVMBuildFAdd(g->b, f->acc[j][i], group.acc[j][i], "");
         LLVMValueRef next = LLVMBuildAdd(g->b, step, c64(g, per * stride), "");
         LLVMBasicBlockRef latch = LLVMGetInsertBlock(g->b);
         LLVMAddIncoming(step, &next, &latch, 1);
@@ -512,6 +523,9 @@ nf_status nf_nvptx_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan 
     if (!fn)
         return err ? err->status : NF_ERR_NOMEM;
     g.fn = fn;
+    /* 256 threads, two blocks per SM: ptxas keeps registers at 128 or fewer */
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateStringAttribute(g.c, "nvvm.maxntid", 12, "256", 3));
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateStringAttribute(g.c, "nvvm.minctasm", 13, "2", 1));
     g.b = LLVMCreateBuilderInContext(g.c);
     LLVMPositionBuilderAtEnd(g.b, LLVMAppendBasicBlockInContext(g.c, fn, "entry"));
     LLVMValueRef *ptrs = calloc((size_t)s->n + 1, sizeof *ptrs);
