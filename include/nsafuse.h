@@ -85,6 +85,10 @@ typedef struct nf_tensor {
     int device_id;
 } nf_tensor;
 
+/* A DLPack DLTensor (dlpack.h; what PyTorch, NumPy and CuPy export) as an
+ * nf_tensor: data + byte_offset, shape, strides (NULL: row-major), device. */
+NF_API nf_status nf_tensor_from_dlpack(const void *dltensor, nf_tensor *out, nf_error *err);
+
 /* Fills shape and contiguous (row-major) strides. */
 NF_API void nf_tensor_init(nf_tensor *t, void *data, nf_dtype dtype, int rank, const int64_t *shape);
 NF_API int64_t nf_tensor_numel(const nf_tensor *t);
