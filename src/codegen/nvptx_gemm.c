@@ -41,6 +41,7 @@ typedef struct gen {
     LLVMValueRef lane, warp, a_base, b_base;
     int64_t a_row_stride, b_row_stride; /* elements */
     bool split_b;                       /* B is f32, split into three bf16 terms */
+    bool flush;                         /* sum groups of mma steps with IEEE adds */
 } gen;
 
 static const nf_layout *slot_layout(const nf_slots *s, const nf_value *v) { return &s->layout[s->first_slot[v->id]]; }
@@ -77,13 +78,14 @@ bool nf_nvptx_gemm_applies(const nf_fused_kernel *k, const nf_slots *s)
     if (K % 16 || N % 8 || (N > BN && N % BN) || M < 1)
         return false;
     const nf_layout *la = slot_layout(s, a), *lb = slot_layout(s, b);
-    if (la->strides[la->rank - 1] != 1 || lb->strides[1] != 1 || la->offset % 2 || lb->offset % 2 || lb->strides[0] % 2)
+    /* 8-byte loads of four 16-bit columns (16-byte of four f32 weights) */
+    if (la->strides[la->rank - 1] != 1 || lb->strides[1] != 1 || la->offset % 4 || lb->offset % 4 || lb->strides[0] % 4)
         return false;
     /* A's leading dims must flatten to one row stride */
     for (int d = 0; d + 2 < la->rank; d++)
         if (la->shape[d] > 1 && la->strides[d] != la->strides[d + 1] * la->shape[d + 1])
             return false;
-    if (la->rank >= 2 && la->strides[la->rank - 2] % 2)
+    if (la->rank >= 2 && la->strides[la->rank - 2] % 4)
         return false;
     return true;
 }
@@ -139,43 +141,55 @@ static LLVMValueRef sreg(gen *g, const char *name) { return call(g, name, NULL, 
 static void barrier(gen *g) { call(g, "llvm.nvvm.barrier.cta.sync.aligned.all", (LLVMValueRef[]){c32(g, 0)}, 1); }
 static void fence(gen *g) { call(g, "llvm.nvvm.membar.gl", NULL, 0); }
 
-/* A 32-bit pair from row `row` (clamped, zero when >= rows), column col. */
-static LLVMValueRef load_pair(gen *g, LLVMValueRef base, int64_t row_stride, LLVMValueRef row, LLVMValueRef col,
-                              LLVMValueRef rows)
+/* Which k of memory an mma operand slot holds. The products of one k16 step
+ * are summed whatever their order, so the step's 16 columns may be permuted,
+ * the same way for A and B. Lane t's slots k = 2t, 2t+1 and 2t+8, 2t+9 take
+ * memory columns 4t .. 4t+3: one contiguous 8-byte load (16 for f32 weights)
+ * fills both of a lane's registers of a row instead of two 4-byte loads. */
+
+/* Row `row` (clamped; zeros when >= rows), columns col .. col+3 of 16-bit
+ * elements: lo = the pair for slots 2t, 2t+1; hi = for 2t+8, 2t+9. */
+static void load_quad(gen *g, LLVMValueRef base, int64_t row_stride, LLVMValueRef row, LLVMValueRef col,
+                      LLVMValueRef rows, LLVMValueRef *lo, LLVMValueRef *hi)
 {
     LLVMValueRef valid = LLVMBuildICmp(g->b, LLVMIntSLT, row, rows, "");
     LLVMValueRef safe = LLVMBuildSelect(g->b, valid, row, c64(g, 0), "");
     LLVMValueRef off = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, safe, c64(g, row_stride), ""), col, "");
     LLVMValueRef ptr = LLVMBuildGEP2(g->b, LLVMInt16TypeInContext(g->c), base, &off, 1, "");
-    LLVMValueRef v = LLVMBuildLoad2(g->b, g->i32, ptr, "");
-    LLVMSetAlignment(v, 4);
-    return LLVMBuildSelect(g->b, valid, v, c32(g, 0), "");
+    LLVMTypeRef v2 = LLVMVectorType(g->i32, 2);
+    LLVMValueRef v = LLVMBuildLoad2(g->b, v2, ptr, "");
+    LLVMSetAlignment(v, 8);
+    v = LLVMBuildSelect(g->b, valid, v, LLVMConstNull(v2), "");
+    *lo = LLVMBuildExtractElement(g->b, v, c32(g, 0), "");
+    *hi = LLVMBuildExtractElement(g->b, v, c32(g, 1), "");
 }
 
-/* Two f32 weights at (row, col), (row, col + 1) as three packed bf16 pairs:
- * terms[0] the high parts, terms[1] the middle, terms[2] the low. */
-static void split_pair(gen *g, LLVMValueRef row, LLVMValueRef col, LLVMValueRef rows, LLVMValueRef *terms)
+/* Four f32 weights of row `row` at col .. col+3 as three packed bf16 terms
+ * for each of the two slot pairs: lo[t], hi[t] with t = 0 the high parts,
+ * 1 the middle, 2 the low. */
+static void split_quad(gen *g, LLVMValueRef row, LLVMValueRef col, LLVMValueRef rows, LLVMValueRef *lo,
+                       LLVMValueRef *hi)
 {
     LLVMValueRef valid = LLVMBuildICmp(g->b, LLVMIntSLT, row, rows, "");
     LLVMValueRef safe = LLVMBuildSelect(g->b, valid, row, c64(g, 0), "");
     LLVMValueRef off = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, safe, c64(g, g->b_row_stride), ""), col, "");
-    LLVMTypeRef v2 = LLVMVectorType(g->f32, 2);
-    LLVMValueRef ld = LLVMBuildLoad2(g->b, v2, LLVMBuildGEP2(g->b, g->f32, g->b_base, &off, 1, ""), "");
-    LLVMSetAlignment(ld, 8);
-    LLVMValueRef zero = LLVMConstNull(v2);
-    LLVMValueRef w[2] = {LLVMBuildExtractElement(g->b, LLVMBuildSelect(g->b, valid, ld, zero, ""), c32(g, 0), ""),
-                         LLVMBuildExtractElement(g->b, LLVMBuildSelect(g->b, valid, ld, zero, ""), c32(g, 1), "")};
-    LLVMValueRef bits[3][2];
-    for (int e = 0; e < 2; e++) {
-        LLVMValueRef rest = w[e];
+    LLVMTypeRef v4 = LLVMVectorType(g->f32, 4);
+    LLVMValueRef ld = LLVMBuildLoad2(g->b, v4, LLVMBuildGEP2(g->b, g->f32, g->b_base, &off, 1, ""), "");
+    LLVMSetAlignment(ld, 16);
+    ld = LLVMBuildSelect(g->b, valid, ld, LLVMConstNull(v4), "");
+    LLVMValueRef bits[3][4];
+    for (int e = 0; e < 4; e++) {
+        LLVMValueRef rest = LLVMBuildExtractElement(g->b, ld, c32(g, e), "");
         for (int t = 0; t < 3; t++) {
             LLVMValueRef part = nf_emit_round(g->b, g->m, rest, NF_BF16);
             bits[t][e] = LLVMBuildLShr(g->b, LLVMBuildBitCast(g->b, part, g->i32, ""), c32(g, 16), "");
             rest = LLVMBuildFSub(g->b, rest, part, ""); /* exact: part is rest rounded */
         }
     }
-    for (int t = 0; t < 3; t++)
-        terms[t] = LLVMBuildOr(g->b, bits[t][0], LLVMBuildShl(g->b, bits[t][1], c32(g, 16), ""), "");
+    for (int t = 0; t < 3; t++) {
+        lo[t] = LLVMBuildOr(g->b, bits[t][0], LLVMBuildShl(g->b, bits[t][1], c32(g, 16), ""), "");
+        hi[t] = LLVMBuildOr(g->b, bits[t][2], LLVMBuildShl(g->b, bits[t][3], c32(g, 16), ""), "");
+    }
 }
 
 typedef struct frag {
@@ -187,14 +201,14 @@ typedef struct frag {
 static void mma_step(gen *g, frag *f, LLVMValueRef m0, LLVMValueRef n0, LLVMValueRef k0, int ntiles)
 {
     LLVMValueRef grp = LLVMBuildZExt(g->b, LLVMBuildLShr(g->b, g->lane, c32(g, 2), ""), g->i64, "");
-    LLVMValueRef tig2 = LLVMBuildZExt(g->b, LLVMBuildMul(g->b, LLVMBuildAnd(g->b, g->lane, c32(g, 3), ""), c32(g, 2), ""),
+    LLVMValueRef tig4 = LLVMBuildZExt(g->b, LLVMBuildMul(g->b, LLVMBuildAnd(g->b, g->lane, c32(g, 3), ""), c32(g, 4), ""),
                                       g->i64, "");
     LLVMValueRef r0 = LLVMBuildAdd(g->b, m0, grp, ""), r1 = LLVMBuildAdd(g->b, r0, c64(g, 8), "");
-    LLVMValueRef col0 = LLVMBuildAdd(g->b, k0, tig2, ""), col1 = LLVMBuildAdd(g->b, col0, c64(g, 8), "");
+    LLVMValueRef col = LLVMBuildAdd(g->b, k0, tig4, "");
     LLVMValueRef M = c64(g, g->p.M), N = c64(g, g->p.N);
-    LLVMValueRef a[4] = {
-        load_pair(g, g->a_base, g->a_row_stride, r0, col0, M), load_pair(g, g->a_base, g->a_row_stride, r1, col0, M),
-        load_pair(g, g->a_base, g->a_row_stride, r0, col1, M), load_pair(g, g->a_base, g->a_row_stride, r1, col1, M)};
+    LLVMValueRef a[4]; /* a0: row g, slots 2t..; a1: row g+8; a2: row g, slots 2t+8..; a3: row g+8 */
+    load_quad(g, g->a_base, g->a_row_stride, r0, col, M, &a[0], &a[2]);
+    load_quad(g, g->a_base, g->a_row_stride, r1, col, M, &a[1], &a[3]);
     const char *mma = g->k->a.source->dtype == NF_BF16 ? "llvm.nvvm.mma.m16n8k16.row.col.bf16"
                                                             : "llvm.nvvm.mma.m16n8k16.row.col.f32.f16";
     for (int j = 0; j < ntiles; j++) {
@@ -202,12 +216,10 @@ static void mma_step(gen *g, frag *f, LLVMValueRef m0, LLVMValueRef n0, LLVMValu
         LLVMValueRef b0[3], b1[3];
         int terms = 1;
         if (g->split_b) {
-            split_pair(g, n, col0, N, b0);
-            split_pair(g, n, col1, N, b1);
+            split_quad(g, n, col, N, b0, b1);
             terms = 3;
         } else {
-            b0[0] = load_pair(g, g->b_base, g->b_row_stride, n, col0, N);
-            b1[0] = load_pair(g, g->b_base, g->b_row_stride, n, col1, N);
+            load_quad(g, g->b_base, g->b_row_stride, n, col, N, &b0[0], &b1[0]);
         }
         unsigned id = LLVMLookupIntrinsicID(mma, strlen(mma));
         LLVMTypeRef fty = LLVMIntrinsicGetType(g->c, id, NULL, 0);
@@ -274,7 +286,8 @@ static void k_loop(gen *g, frag *f, LLVMValueRef m0, LLVMValueRef n0, LLVMValueR
                    int64_t stride, int ntiles)
 {
     for (int pass = 0; pass < 2; pass++) {
-        int64_t per = pass == 0 ? UNROLL : 1;
+        /* the flush's second accumulator set leaves registers for fewer loads in flight */
+        int64_t per = pass == 0 ? (g->flush ? UNROLL / 2 : UNROLL) : 1;
         LLVMBasicBlockRef pre = LLVMGetInsertBlock(g->b);
         LLVMBasicBlockRef head = LLVMAppendBasicBlockInContext(g->c, g->fn, "ks");
         LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(g->c, g->fn, "kbody");
@@ -294,20 +307,22 @@ static void k_loop(gen *g, frag *f, LLVMValueRef m0, LLVMValueRef n0, LLVMValueR
         LLVMValueRef end = LLVMBuildAdd(g->b, step, c64(g, (per - 1) * stride), "");
         LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, end, last, ""), body, done);
         LLVMPositionBuilderAtEnd(g->b, body);
-        /* A fresh tensor-core accumulator per group of steps, added into the
-         * running sum with IEEE adds: the mma's own f32 accumulation may not
-         * round to nearest, and its error would otherwise grow with K. */
-        frag group;
-        for (int j = 0; j < ntiles; j++)
-            for (int i = 0; i < 4; i++)
-                group.acc[j][i] = LLVMConstReal(g->f32, 0.0);
+        /* For an f32 result, a fresh tensor-core accumulator per group of
+         * steps, added into the running sum with IEEE adds: the mma's own f32
+         * accumulation may not round to nearest, and its error would grow
+         * with K. A result rounded to bf16 or f16 does not need it. */
+        frag group = *f;
+        if (g->flush)
+            for (int j = 0; j < ntiles; j++)
+                for (int i = 0; i < 4; i++)
+                    group.acc[j][i] = LLVMConstReal(g->f32, 0.0);
         for (int u = 0; u < per; u++) {
             LLVMValueRef st = LLVMBuildAdd(g->b, step, c64(g, u * stride), "");
             mma_step(g, &group, m0, n0, LLVMBuildMul(g->b, st, c64(g, 16), ""), ntiles);
         }
         for (int j = 0; j < ntiles; j++)
             for (int i = 0; i < 4; i++)
-                f->acc[j][i] = LLVMBuildFAdd(g->b, f->acc[j][i], group.acc[j][i], "");
+                f->acc[j][i] = g->flush ? LLVMBuildFAdd(g->b, f->acc[j][i], group.acc[j][i], "") : group.acc[j][i];
         LLVMValueRef next = LLVMBuildAdd(g->b, step, c64(g, per * stride), "");
         LLVMBasicBlockRef latch = LLVMGetInsertBlock(g->b);
         LLVMAddIncoming(step, &next, &latch, 1);
@@ -540,6 +555,7 @@ nf_status nf_nvptx_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan 
     const nf_value *a = k->a.source, *b = k->b.source;
     const nf_layout *la = slot_layout(s, a), *lb = slot_layout(s, b);
     g.split_b = splits_b(k);
+    g.flush = k->gemm->dtype == NF_F32 || pl->keep_fp32;
     LLVMTypeRef b_elem = g.split_b ? g.f32 : LLVMInt16TypeInContext(g.c);
     g.a_base = LLVMBuildGEP2(g.b, LLVMInt16TypeInContext(g.c), ptrs[s->first_slot[a->id]], (LLVMValueRef[]){c64(&g, la->offset)}, 1, "");
     g.b_base = LLVMBuildGEP2(g.b, b_elem, ptrs[s->first_slot[b->id]], (LLVMValueRef[]){c64(&g, lb->offset)}, 1, "");

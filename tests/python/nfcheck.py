@@ -3,11 +3,10 @@
 Tolerance: nsafuse states how far its kernels may be from its correctly
 rounded reference (Kernel.tolerance, docs/FUSION.md); PyTorch's own kernels
 (its GEMM's summation order, its exp/tanh/erf) are no closer to exact, so the
-comparison allows that twice. Where the tolerance is zero (+ - * / casts and
-views only) the results must agree bit for bit, except that torch 1.x on the
-CPU rounds a Python-number literal to a bf16/f16 tensor's dtype before using
-it (current PyTorch, and nsafuse, use it in f32): `literal_ulps` allows one
-ulp of the output's dtype per such op there."""
+comparison allows that twice. Where the tolerance is zero (+ - * / sqrt, casts
+and views only) the results must agree bit for bit, except where PyTorch's
+own kernel departs from the correctly rounded result: `torch_ulps` allows
+that many ulps of the output's dtype (the tests say where, and why)."""
 
 import math
 import os
@@ -40,7 +39,7 @@ def to_f64(t):
     return np.asarray(t, dtype=np.float64)
 
 
-def assert_matches(got, want, kernel, output=0, literal_ulps=0, what=""):
+def assert_matches(got, want, kernel, output=0, torch_ulps=0, what=""):
     """got (nsafuse) against want (PyTorch eager); shapes and dtypes must be equal."""
     if torch is not None and isinstance(want, torch.Tensor):
         assert isinstance(got, torch.Tensor), f"{what}: got {type(got).__name__}, expected a torch.Tensor"
@@ -54,8 +53,8 @@ def assert_matches(got, want, kernel, output=0, literal_ulps=0, what=""):
     max_abs = float(np.abs(finite).max()) if finite.size else 0.0
     atol, rtol = kernel.tolerance(output, max_abs)
     atol, rtol = 2 * atol, 2 * rtol
-    if literal_ulps:
-        ulp = ULP[kernel.outputs[output][1]] * literal_ulps
+    if torch_ulps:
+        ulp = ULP[kernel.outputs[output][1]] * torch_ulps
         atol += ulp * max(max_abs, 1.0)
         rtol += ulp
     both_nan = np.isnan(g) & np.isnan(w)

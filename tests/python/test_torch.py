@@ -127,7 +127,10 @@ def test_unary_ops_match_eager(device, op, eager, dt, tdt):
         want = eager(x)
     except RuntimeError as e:
         pytest.skip(f"torch has no kernel for it here: {e}")
-    assert_matches(k(x), want, k, what=f"{op} {dt}")
+    # torch 2.x's CPU sqrt is not correctly rounded (0.6% of f32 and f64 values
+    # one ulp off np.sqrt, measured with torch 2.11); nsafuse's is
+    off = 1 if op in ("sqrt", "rsqrt") and device == "cpu" and not torch_1x_cpu(device) else 0
+    assert_matches(k(x), want, k, torch_ulps=off, what=f"{op} {dt}")
 
 
 BINARY = [("add", torch.add), ("sub", torch.sub), ("mul", torch.mul), ("div", torch.div),
@@ -147,7 +150,7 @@ def test_binary_ops_broadcast_and_literals_match_eager(device, op, eager, dt, td
         return  # torch.maximum takes no number
     lit = 0.3
     k = nsafuse.compile(f"graph l(%a: {dt}[N, 6]) {{\n  {a_text}%o = {op}({a}, {lit})\n  return %o\n}}\n")
-    assert_matches(k(x), eager(x, lit), k, literal_ulps=torch_literal_ulps(op, tdt, device),
+    assert_matches(k(x), eager(x, lit), k, torch_ulps=torch_literal_ulps(op, tdt, device),
                    what=f"{op} {dt} literal")
 
 
@@ -172,7 +175,7 @@ def test_integer_and_bool_dtypes(device):
     a, b = rand((17,), torch.int32, g, device), rand((17,), torch.int64, g, device)
     s, d, c = k(a, b)
     assert_matches(s, a + b, k, 0)
-    assert_matches(d, a / 3, k, 1, literal_ulps=torch_literal_ulps("div", torch.float32, device))
+    assert_matches(d, a / 3, k, 1, torch_ulps=torch_literal_ulps("div", torch.float32, device))
     assert_matches(c, a.bool(), k, 2)
 
 

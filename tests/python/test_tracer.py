@@ -99,7 +99,7 @@ def test_casts_literals_and_matmul_match_eager(device):
     got, want = nsafuse.jit(f)(a, b, w), f(a, b, w)
     k = nsafuse.jit(f).kernel_for(a, b, w)
     for i in range(4):
-        assert_matches(got[i], want[i], k, output=i, literal_ulps=1 if torch_1x_cpu(device) else 0)
+        assert_matches(got[i], want[i], k, output=i, torch_ulps=1 if torch_1x_cpu(device) else 0)
 
 
 def test_keyword_arguments_and_targets():
