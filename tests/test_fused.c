@@ -326,6 +326,19 @@ static void random_gemm_graphs_agree(void **state)
         char what[96];
         snprintf(what, sizeof what, "GEMM graph %d (M %lld, N %lld, K %lld, %s)", i, (long long)M, (long long)N,
                  (long long)K, nf_dtype_name(dt));
+        /* the GPU code too, GPU or not: PTX for the tensor-core path's shapes */
+        nf_compile_options o;
+        nf_compile_options_init(&o);
+        o.target = "sm_90";
+        nf_kernel *pk = NULL;
+        nf_error perr;
+        nf_bindings b = {.n = 1, .names = {"T"}, .sizes = {M}};
+        char *ptx = NULL;
+        if (nf_compile(g, &o, &pk, &perr) || nf_kernel_dump(pk, "ptx", &b, &ptx, NULL, &perr))
+            fail_msg("%s: PTX: %s", what, perr.message);
+        assert_non_null(strstr(ptx, ".entry"));
+        free(ptx);
+        nf_kernel_free(pk);
         int kernels = check_graph(g, &M, seed + (uint64_t)i, false, what);
         if (kernels != 1)
             fail_msg("%s: %d kernels, expected 1", what, kernels);

@@ -173,10 +173,11 @@ def allocator(meta, shape, dtype, what):
         tdt = _torch_of_nf.get(dtype)
         if tdt is None:
             raise Error(f"{what}: this PyTorch has no {_lib.DTYPE_NAMES[dtype]} dtype")
-        device, empty = meta.handle, torch.empty
+        # empty_strided: half the cost of torch.empty on a GPU (torch 2.11)
+        device, empty, strides = meta.handle, torch.empty_strided, _dlpack.contiguous_strides(shape)
 
         def alloc_torch():
-            o = empty(shape, dtype=tdt, device=device)
+            o = empty(shape, strides, dtype=tdt, device=device)
             return o, o.data_ptr()
         return alloc_torch
     name = _ARRAY_API_NAMES.get(dtype)

@@ -210,7 +210,7 @@ static void mma_step(gen *g, frag *f, LLVMValueRef m0, LLVMValueRef n0, LLVMValu
     load_quad(g, g->a_base, g->a_row_stride, r0, col, M, &a[0], &a[2]);
     load_quad(g, g->a_base, g->a_row_stride, r1, col, M, &a[1], &a[3]);
     const char *mma = g->k->a.source->dtype == NF_BF16 ? "llvm.nvvm.mma.m16n8k16.row.col.bf16"
-                                                            : "llvm.nvvm.mma.m16n8k16.row.col.f32.f16";
+                                                            : "llvm.nvvm.mma.m16n8k16.row.col.f32.f32"; /* f16 inputs: D and C f32 */
     for (int j = 0; j < ntiles; j++) {
         LLVMValueRef n = LLVMBuildAdd(g->b, LLVMBuildAdd(g->b, n0, c64(g, 8 * j), ""), grp, "");
         LLVMValueRef b0[3], b1[3];
