@@ -43,16 +43,6 @@ section "AddressSanitizer + UndefinedBehaviorSanitizer ($asan_build)"
 configure "$asan_build" -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 suite "$asan_build"
 
-section "Python tests"
-# ---- PYTHON TESTS GO HERE -----------------------------------------------------
-# The pytest suite (python/tests, run with /usr/bin/python3 -m pytest against
-# $build/libnsafuse.so) is not written yet; it belongs in this section.
-if [ -d python/tests ]; then
-    NSAFUSE_LIBRARY="$PWD/$build/libnsafuse.so" PYTHONPATH="$PWD/python" /usr/bin/python3 -m pytest -q python/tests
-else
-    echo "(no python/tests yet)"
-fi
-
 section "examples through the nsafuse command"
 scripts/run-examples.sh "$build/nsafuse" 1 7 33
 
