@@ -254,6 +254,21 @@ typedef struct nf_kernel_stats {
 } nf_kernel_stats;
 NF_API void nf_kernel_get_stats(const nf_kernel *k, nf_kernel_stats *s);
 
+/* ---- guarded copies ------------------------------------------------------- */
+
+typedef enum nf_copy_path {
+    NF_COPY_SKIPPED, /* the very same view (address, shape, strides): nothing to do */
+    NF_COPY_DIRECT,  /* disjoint memory: one copy kernel */
+    NF_COPY_STAGED,  /* overlapping memory: through a temporary (synchronizes the stream on a GPU) */
+} nf_copy_path;
+
+/* dst = src for two strided views of one dtype and shape on one device, on
+ * the caller's stream. Unlike a guard on data pointers alone, two views that
+ * start at one address with other strides are copied, and partly
+ * overlapping views still give the source's old values. *path (may be NULL)
+ * says what was done. */
+NF_API nf_status nf_copy(const nf_tensor *dst, const nf_tensor *src, void *stream, nf_copy_path *path, nf_error *err);
+
 /* ---- device memory (for hosts without their own framework) -------------- */
 
 /* device: NF_DEVICE_HOST, or the kind matching the target. */
