@@ -206,6 +206,10 @@ LLVMValueRef nf_gpu_kernel_function(const nf_target *t, LLVMModuleRef m, int ind
 void nf_gpu_launch_shape(const nf_target *t, const nf_fused_kernel *k, const nf_slots *s, nf_launch *l)
 {
     memset(l, 0, sizeof *l);
+    if (t->kind == NF_TARGET_NVPTX && nf_nvptx_gemv_applies(k, s)) {
+        nf_nvptx_gemv_launch(k, s, l);
+        return;
+    }
     if (t->kind == NF_TARGET_NVPTX && nf_nvptx_gemm_applies(k, s)) {
         nf_nvptx_gemm_launch(k, s, s->multiprocessors ? s->multiprocessors : 132, l);
         l->n = 1;
@@ -222,6 +226,8 @@ nf_status nf_gpu_emit_kernel(const nf_target *t, LLVMModuleRef m, const nf_plan 
                              nf_error *err)
 {
     const nf_fused_kernel *k = &p->kernels[index];
+    if (t->kind == NF_TARGET_NVPTX && nf_nvptx_gemv_applies(k, s))
+        return nf_nvptx_emit_gemv(t, m, p, index, s, err);
     if (t->kind == NF_TARGET_NVPTX && nf_nvptx_gemm_applies(k, s))
         return nf_nvptx_emit_gemm(t, m, p, index, s, s->multiprocessors ? s->multiprocessors : 132, err);
     LLVMContextRef c = LLVMGetModuleContext(m);
