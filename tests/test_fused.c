@@ -293,10 +293,12 @@ static void random_gemm_graphs_agree(void **state)
     printf("random GEMM graphs: seed %llu\n", (unsigned long long)seed);
     const int64_t ms[] = {1, 7, 16, 33, 100, 300, 9000}, ns[] = {8, 64, 72, 128}, ks[] = {16, 64, 80, 1024};
     const nf_dtype dts[] = {NF_BF16, NF_F16, NF_F32};
-    int count = getenv("NF_TEST_GRAPHS") ? atoi(getenv("NF_TEST_GRAPHS")) / 6 + 1 : 40;
+    int count = getenv("NF_TEST_GRAPHS") ? atoi(getenv("NF_TEST_GRAPHS")) / 6 + 1 : 30;
     for (int i = 0; i < count; i++) {
         rng_state = seed + (uint64_t)i * 104729;
         int64_t M = ms[pick(7)], N = ns[pick(4)], K = ks[pick(4)];
+        if (M > 1000 && K > 80) /* the direct tensor-core path wants many rows, not a long reference GEMM */
+            K = 64;
         nf_dtype dt = dts[pick(3)];
         nf_graph *g = nf_graph_new("gemm");
         nf_dim xd[] = {{0, "T"}, {K, NULL}}, wd[] = {{N, NULL}, {K, NULL}}, qd[] = {{0, "T"}, {N, NULL}, {1, NULL}};
