@@ -344,3 +344,29 @@ void nf_body_store_output(nf_body *body, const nf_value *v, LLVMValueRef *idx)
         LLVMBuildStore(body->b, bits, nf_body_address(body, s, idx));
     }
 }
+
+void nf_body_unflatten(nf_body *body, LLVMValueRef flat, int rank, const int64_t *shape, LLVMValueRef *idx)
+{
+    for (int d = rank - 1; d >= 0; d--) {
+        if (shape[d] == 1) {
+            idx[d] = i64c(body, 0);
+        } else if (d == 0) {
+            idx[d] = flat;
+        } else {
+            idx[d] = LLVMBuildURem(body->b, flat, i64c(body, shape[d]), "");
+            flat = LLVMBuildUDiv(body->b, flat, i64c(body, shape[d]), "");
+        }
+    }
+}
+
+void nf_body_store_outputs_flat(nf_body *body, LLVMValueRef flat)
+{
+    for (int i = 0; i < body->k->n_outputs; i++) {
+        const nf_value *v = body->k->outputs[i];
+        int64_t shape[NF_MAX_DIMS];
+        LLVMValueRef idx[NF_MAX_DIMS];
+        nf_slots_shape(body->s, v, shape);
+        nf_body_unflatten(body, flat, v->shape.rank, shape, idx);
+        nf_body_store_output(body, v, idx);
+    }
+}

@@ -81,6 +81,11 @@ void nf_body_reset(nf_body *body);
 LLVMValueRef nf_body_value(nf_body *body, const nf_value *v, LLVMValueRef *idx);
 /* Computes output v at idx (v's rank) and stores it to every slot holding it. */
 void nf_body_store_output(nf_body *body, const nf_value *v, LLVMValueRef *idx);
+/* idx[0..rank) of a row-major flat index (non-negative) over shape. */
+void nf_body_unflatten(nf_body *body, LLVMValueRef flat, int rank, const int64_t *shape, LLVMValueRef *idx);
+/* Stores every output of the kernel at flat element `flat` of its
+ * iteration space (outputs have its element count, up to size-1 dims). */
+void nf_body_store_outputs_flat(nf_body *body, LLVMValueRef flat);
 /* Element address in slot s at idx (rank of the slot's layout). */
 LLVMValueRef nf_body_address(nf_body *body, int slot, LLVMValueRef *idx);
 bool nf_body_failed(const nf_body *body, nf_error *err);

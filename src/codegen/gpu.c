@@ -53,34 +53,6 @@ static void mark_kernel(const nf_target *t, LLVMValueRef fn)
 
 static LLVMValueRef i64c(LLVMContextRef c, int64_t x) { return LLVMConstInt(LLVMInt64TypeInContext(c), (unsigned long long)x, 1); }
 
-static void unflatten(LLVMBuilderRef b, LLVMContextRef c, LLVMValueRef flat, int rank, const int64_t *shape,
-                      LLVMValueRef *idx)
-{
-    for (int d = rank - 1; d >= 0; d--) {
-        if (shape[d] == 1) {
-            idx[d] = i64c(c, 0);
-        } else if (d == 0) {
-            idx[d] = flat;
-        } else {
-            idx[d] = LLVMBuildURem(b, flat, i64c(c, shape[d]), "");
-            flat = LLVMBuildUDiv(b, flat, i64c(c, shape[d]), "");
-        }
-    }
-}
-
-static void store_all(LLVMBuilderRef b, LLVMContextRef c, nf_body *body, const nf_fused_kernel *k,
-                      const nf_slots *s, LLVMValueRef flat)
-{
-    for (int i = 0; i < k->n_outputs; i++) {
-        const nf_value *v = k->outputs[i];
-        int64_t shape[NF_MAX_DIMS];
-        LLVMValueRef idx[NF_MAX_DIMS];
-        nf_slots_shape(s, v, shape);
-        unflatten(b, c, flat, v->shape.rank, shape, idx);
-        nf_body_store_output(body, v, idx);
-    }
-}
-
 int nf_gpu_vector_width(const nf_fused_kernel *k, const nf_slots *s)
 {
     if (k->kind != NF_KERNEL_ELEMENTWISE || k->outputs[0]->shape.rank == 0)
@@ -110,7 +82,7 @@ static void emit_elementwise_thread(LLVMBuilderRef b, LLVMContextRef c, nf_body 
 {
     int v = nf_gpu_vector_width(k, s);
     if (v == 1) {
-        store_all(b, c, body, k, s, thread);
+        nf_body_store_outputs_flat(body, thread);
         return;
     }
     int rank = k->outputs[0]->shape.rank;
@@ -120,7 +92,7 @@ static void emit_elementwise_thread(LLVMBuilderRef b, LLVMContextRef c, nf_body 
     LLVMValueRef idx[NF_MAX_DIMS];
     LLVMValueRef row = LLVMBuildUDiv(b, flat, i64c(c, shape[rank - 1]), "");
     LLVMValueRef col = LLVMBuildURem(b, flat, i64c(c, shape[rank - 1]), "");
-    unflatten(b, c, row, rank - 1, shape, idx);
+    nf_body_unflatten(body, row, rank - 1, shape, idx);
     for (int j = 0; j < v; j++) {
         idx[rank - 1] = LLVMBuildAdd(b, col, i64c(c, j), "");
         nf_body_reset(body);
@@ -156,7 +128,7 @@ static void emit_gemm_thread(LLVMBuilderRef b, LLVMModuleRef m, LLVMValueRef fn,
     int64_t ashape[NF_MAX_DIMS];
     nf_slots_shape(s, av, ashape);
     LLVMValueRef aidx[NF_MAX_DIMS], bidx[NF_MAX_DIMS];
-    unflatten(b, c, row, av->shape.rank - 1, ashape, aidx);
+    nf_body_unflatten(body, row, av->shape.rank - 1, ashape, aidx);
     aidx[av->shape.rank - 1] = kk;
     bool nk = g->op == NF_OP_LINEAR || g->attr.trans_b;
     bidx[0] = nk ? col : kk;
@@ -171,7 +143,7 @@ static void emit_gemm_thread(LLVMBuilderRef b, LLVMModuleRef m, LLVMValueRef fn,
     LLVMBuildBr(b, head);
     LLVMPositionBuilderAtEnd(b, done);
     nf_body_set_accumulator(body, g, acc);
-    store_all(b, c, body, k, s, flat);
+    nf_body_store_outputs_flat(body, flat);
 }
 
 LLVMValueRef nf_gpu_kernel_function(const nf_target *t, LLVMModuleRef m, int index, const nf_slots *s,

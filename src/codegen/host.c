@@ -50,23 +50,6 @@ static void loop_end(emitter *e, loop *l)
     LLVMPositionBuilderAtEnd(e->b, l->exit);
 }
 
-/* idx[0..rank) of flat index `flat` over shape (row-major). */
-static void unflatten(emitter *e, LLVMValueRef flat, int rank, const int64_t *shape, LLVMValueRef *idx)
-{
-    for (int d = rank - 1; d >= 0; d--) {
-        if (shape[d] == 1) {
-            idx[d] = i64c(e, 0);
-            continue;
-        }
-        if (d == 0) {
-            idx[d] = flat;
-            break;
-        }
-        idx[d] = LLVMBuildSRem(e->b, flat, i64c(e, shape[d]), "");
-        flat = LLVMBuildSDiv(e->b, flat, i64c(e, shape[d]), "");
-    }
-}
-
 void nf_gemm_sizes(const nf_fused_kernel *k, const nf_slots *s, int64_t *m, int64_t *n, int64_t *kk)
 {
     int64_t shape[NF_MAX_DIMS], a_shape[NF_MAX_DIMS];
@@ -88,19 +71,6 @@ int64_t nf_kernel_rows(const nf_fused_kernel *k, const nf_slots *s)
     }
     nf_slots_shape(s, k->outputs[0], shape);
     return nf_shape_numel(k->outputs[0]->shape.rank, shape);
-}
-
-/* Stores every output at flat element index `flat` of the iteration space. */
-static void store_all(emitter *e, nf_body *body, const nf_fused_kernel *k, const nf_slots *s, LLVMValueRef flat)
-{
-    for (int i = 0; i < k->n_outputs; i++) {
-        const nf_value *v = k->outputs[i];
-        int64_t shape[NF_MAX_DIMS];
-        LLVMValueRef idx[NF_MAX_DIMS];
-        nf_slots_shape(s, v, shape);
-        unflatten(e, flat, v->shape.rank, shape, idx);
-        nf_body_store_output(body, v, idx);
-    }
 }
 
 /* Elements [begin, end), as rows of the innermost dim so that the inner loop
@@ -126,7 +96,7 @@ static void emit_elementwise(emitter *e, nf_body *body, const nf_fused_kernel *k
     nf_body_reset(body);
     LLVMValueRef idx[NF_MAX_DIMS];
     if (rank > 1)
-        unflatten(e, rows.i, rank - 1, shape, idx);
+        nf_body_unflatten(body, rows.i, rank - 1, shape, idx);
     if (rank > 0)
         idx[rank - 1] = cols.i;
     for (int i = 0; i < k->n_outputs; i++) {
@@ -137,7 +107,7 @@ static void emit_elementwise(emitter *e, nf_body *body, const nf_fused_kernel *k
             int64_t vshape[NF_MAX_DIMS];
             LLVMValueRef vidx[NF_MAX_DIMS];
             nf_slots_shape(s, v, vshape);
-            unflatten(e, LLVMBuildAdd(e->b, row_start, cols.i, ""), v->shape.rank, vshape, vidx);
+            nf_body_unflatten(body, LLVMBuildAdd(e->b, row_start, cols.i, ""), v->shape.rank, vshape, vidx);
             nf_body_store_output(body, v, vidx);
         }
     }
@@ -146,14 +116,14 @@ static void emit_elementwise(emitter *e, nf_body *body, const nf_fused_kernel *k
 }
 
 /* The index of a GEMM operand element: A at (m, kk), B at (n, kk). */
-static void operand_index(emitter *e, const nf_fused_kernel *k, const nf_slots *s, int which, LLVMValueRef row,
+static void operand_index(nf_body *body, const nf_fused_kernel *k, const nf_slots *s, int which, LLVMValueRef row,
                           LLVMValueRef col, LLVMValueRef kk, LLVMValueRef *idx)
 {
     const nf_value *g = k->gemm, *x = g->args[which];
     if (which == 0) {
         int64_t shape[NF_MAX_DIMS];
         nf_slots_shape(s, x, shape);
-        unflatten(e, row, x->shape.rank - 1, shape, idx);
+        nf_body_unflatten(body, row, x->shape.rank - 1, shape, idx);
         idx[x->shape.rank - 1] = kk;
         return;
     }
@@ -183,8 +153,8 @@ static void emit_gemm(emitter *e, nf_body *body, const nf_fused_kernel *k, const
     LLVMPositionBuilderAtEnd(e->b, ks.body);
     nf_body_reset(body);
     LLVMValueRef aidx[NF_MAX_DIMS], bidx[NF_MAX_DIMS];
-    operand_index(e, k, s, 0, rows.i, cols.i, ks.i, aidx);
-    operand_index(e, k, s, 1, rows.i, cols.i, ks.i, bidx);
+    operand_index(body, k, s, 0, rows.i, cols.i, ks.i, aidx);
+    operand_index(body, k, s, 1, rows.i, cols.i, ks.i, bidx);
     const nf_value *av = g->args[0], *bv = g->args[1];
     LLVMValueRef a = nf_emit_convert(e->b, e->m, nf_body_value(body, av, aidx), av->dtype,
                                      g->dtype == NF_F64 ? NF_F64 : NF_F32);
@@ -197,7 +167,7 @@ static void emit_gemm(emitter *e, nf_body *body, const nf_fused_kernel *k, const
     loop_end(e, &ks);
     nf_body_set_accumulator(body, g, acc);
     LLVMValueRef flat = LLVMBuildAdd(e->b, LLVMBuildMul(e->b, rows.i, i64c(e, N), ""), cols.i, "");
-    store_all(e, body, k, s, flat);
+    nf_body_store_outputs_flat(body, flat);
     loop_end(e, &cols);
     loop_end(e, &rows);
 }

@@ -244,24 +244,7 @@ static void mma_step(gen *g, frag *f, LLVMValueRef m0, LLVMValueRef n0, LLVMValu
 static void epilogue_at(gen *g, LLVMValueRef m, LLVMValueRef n, LLVMValueRef acc)
 {
     nf_body_set_accumulator(g->body, g->k->gemm, acc);
-    LLVMValueRef flat = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, m, c64(g, g->p.N), ""), n, "");
-    for (int i = 0; i < g->k->n_outputs; i++) {
-        const nf_value *v = g->k->outputs[i];
-        int64_t shape[NF_MAX_DIMS];
-        LLVMValueRef idx[NF_MAX_DIMS], rest = flat;
-        nf_slots_shape(g->s, v, shape);
-        for (int d = v->shape.rank - 1; d >= 0; d--) {
-            if (shape[d] == 1) {
-                idx[d] = c64(g, 0);
-            } else if (d == 0) {
-                idx[d] = rest;
-            } else {
-                idx[d] = LLVMBuildURem(g->b, rest, c64(g, shape[d]), "");
-                rest = LLVMBuildUDiv(g->b, rest, c64(g, shape[d]), "");
-            }
-        }
-        nf_body_store_output(g->body, v, idx);
-    }
+    nf_body_store_outputs_flat(g->body, LLVMBuildAdd(g->b, LLVMBuildMul(g->b, m, c64(g, g->p.N), ""), n, ""));
 }
 
 /* if (cond) { ...then... }: returns the join block; the builder is left in then. */

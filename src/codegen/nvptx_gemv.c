@@ -206,24 +206,7 @@ nf_status nf_nvptx_emit_gemv(const nf_target *t, LLVMModuleRef m, const nf_plan 
         total = total ? LLVMBuildFAdd(g.b, total, v, "") : v;
     }
     nf_body_set_accumulator(body, k->gemm, total);
-    LLVMValueRef flat = LLVMBuildAdd(g.b, LLVMBuildMul(g.b, tid, c64(&g, g.N), ""), n, "");
-    for (int i = 0; i < k->n_outputs; i++) {
-        const nf_value *v = k->outputs[i];
-        int64_t shape[NF_MAX_DIMS];
-        LLVMValueRef idx[NF_MAX_DIMS], rest = flat;
-        nf_slots_shape(s, v, shape);
-        for (int d = v->shape.rank - 1; d >= 0; d--) {
-            if (shape[d] == 1) {
-                idx[d] = c64(&g, 0);
-            } else if (d == 0) {
-                idx[d] = rest;
-            } else {
-                idx[d] = LLVMBuildURem(g.b, rest, c64(&g, shape[d]), "");
-                rest = LLVMBuildUDiv(g.b, rest, c64(&g, shape[d]), "");
-            }
-        }
-        nf_body_store_output(body, v, idx);
-    }
+    nf_body_store_outputs_flat(body, LLVMBuildAdd(g.b, LLVMBuildMul(g.b, tid, c64(&g, g.N), ""), n, ""));
     LLVMBuildBr(g.b, end);
     LLVMPositionBuilderAtEnd(g.b, end);
     LLVMBuildRetVoid(g.b);
