@@ -72,15 +72,16 @@ class NfTolerance(ctypes.Structure):
 
 
 def _candidates():
-    """Where libnsafuse.so may be: $NSAFUSE_LIBRARY (an explicit choice wins),
-    then beside this package (meson install puts the package in libdir)."""
-    env = os.environ.get("NSAFUSE_LIBRARY")
-    if env:
-        yield env
+    """Where libnsafuse.so may be: beside this package (meson install puts
+    the package in libdir, so an installed package finds its own library),
+    else $NSAFUSE_LIBRARY (a build tree)."""
     here = os.path.dirname(os.path.abspath(__file__))
     for folder in (here, os.path.dirname(here)):
         for name in ("libnsafuse.so", "libnsafuse.so.0"):
             yield os.path.join(folder, name)
+    env = os.environ.get("NSAFUSE_LIBRARY")
+    if env:
+        yield env
 
 
 def _load():
