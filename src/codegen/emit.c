@@ -155,6 +155,11 @@ nf_status nf_emit_prepare(LLVMModuleRef m, LLVMTargetMachineRef tm, bool optimiz
         return NF_OK;
 
     LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
+    /* The loop vectorizer's uniformity analysis (vputils::isUniformAcrossVFsAndUFs)
+     * walks operand trees without memoizing: on a fused body that reuses values
+     * (x in x * sigmoid(x), a chain of add(v, v)) it is exponential in the chain's
+     * depth, and compiling one kernel could take minutes. The SLP vectorizer stays. */
+    LLVMPassBuilderOptionsSetLoopVectorization(opts, 0);
     LLVMErrorRef e = LLVMRunPasses(m, "default<O2>", tm, opts);
     LLVMDisposePassBuilderOptions(opts);
     if (e) {
