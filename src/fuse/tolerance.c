@@ -63,7 +63,8 @@ nf_tolerance nf_graph_tolerance(const nf_graph *g, int output, double max_abs)
             continue;
         for (int a = 0; a < v->nargs; a++)
             needed[v->args[a]->id] = true;
-        if (nf_dtype_is_float(v->dtype) && v->op != NF_OP_SCALAR && ulp_of(v->dtype) > eps)
+        /* computed values only: an input is exact whatever its dtype */
+        if (nf_dtype_is_float(v->dtype) && v->op != NF_OP_SCALAR && v->op != NF_OP_PARAM && ulp_of(v->dtype) > eps)
             eps = ulp_of(v->dtype);
         if (inexact(v)) {
             steps++;
