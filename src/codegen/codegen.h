@@ -41,6 +41,12 @@ typedef struct nf_slots {
     int multiprocessors;      /* of the GPU the code is for (0: unknown) */
 } nf_slots;
 
+/* The layout of the slot a value is read from (it must be in memory). */
+static inline const nf_layout *nf_slots_layout(const nf_slots *s, const nf_value *v)
+{
+    return &s->layout[s->first_slot[v->id]];
+}
+
 /* A value's concrete shape under the signature's symbol sizes. */
 static inline void nf_slots_shape(const nf_slots *s, const nf_value *v, int64_t *shape)
 {

@@ -44,8 +44,6 @@ typedef struct gen {
     bool flush;                         /* sum groups of mma steps with IEEE adds */
 } gen;
 
-static const nf_layout *slot_layout(const nf_slots *s, const nf_value *v) { return &s->layout[s->first_slot[v->id]]; }
-
 /* The fp32-weight form: A is bf16 widened to f32 by a cast, B is f32. Then
  * x * w = x * (w1 + w2 + w3) + x * r with wi = bf16 terms of w (hi, mid, lo:
  * each the RNE bf16 of what the earlier ones leave, so w - w1 - w2 - w3 is
@@ -77,7 +75,7 @@ bool nf_nvptx_gemm_applies(const nf_fused_kernel *k, const nf_slots *s)
     nf_gemm_sizes(k, s, &M, &N, &K);
     if (K % 16 || N % 8 || (N > BN && N % BN) || M < 1)
         return false;
-    const nf_layout *la = slot_layout(s, a), *lb = slot_layout(s, b);
+    const nf_layout *la = nf_slots_layout(s, a), *lb = nf_slots_layout(s, b);
     /* 8-byte loads of four 16-bit columns (16-byte of four f32 weights) */
     if (la->strides[la->rank - 1] != 1 || lb->strides[1] != 1 || la->offset % 4 || lb->offset % 4 || lb->strides[0] % 4)
         return false;
@@ -536,7 +534,7 @@ nf_status nf_nvptx_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan 
         return nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory in codegen");
     }
     const nf_value *a = k->a.source, *b = k->b.source;
-    const nf_layout *la = slot_layout(s, a), *lb = slot_layout(s, b);
+    const nf_layout *la = nf_slots_layout(s, a), *lb = nf_slots_layout(s, b);
     g.split_b = splits_b(k);
     g.flush = k->gemm->dtype == NF_F32 || pl->keep_fp32;
     LLVMTypeRef b_elem = g.split_b ? g.f32 : LLVMInt16TypeInContext(g.c);

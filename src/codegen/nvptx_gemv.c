@@ -23,8 +23,6 @@ typedef struct gemv {
     nf_dtype x_dtype, w_dtype; /* storage dtypes */
 } gemv;
 
-static const nf_layout *slot_layout(const nf_slots *s, const nf_value *v) { return &s->layout[s->first_slot[v->id]]; }
-
 /* x: the A operand in memory, directly or through one cast from bf16. */
 static const nf_value *x_source(const nf_fused_kernel *k)
 {
@@ -51,7 +49,7 @@ bool nf_nvptx_gemv_applies(const nf_fused_kernel *k, const nf_slots *s)
     nf_gemm_sizes(k, s, &M, &N, &K);
     if (M < 1 || M > MAX_ROWS || K % 8 || K > 32 * 8 * THREADS) /* the k loop is written out: keep it short */
         return false;
-    const nf_layout *lx = slot_layout(s, x), *lw = slot_layout(s, w);
+    const nf_layout *lx = nf_slots_layout(s, x), *lw = nf_slots_layout(s, w);
     /* 16-byte loads of 8 x elements, 8 (or 2 x 4 f32) weights along K */
     size_t xs = nf_dtype_size(x->dtype), ws = nf_dtype_size(w->dtype);
     if (lx->strides[lx->rank - 1] != 1 || lw->strides[1] != 1 || (lx->offset * xs) % 16 || (lw->offset * ws) % 16 ||
@@ -144,7 +142,7 @@ nf_status nf_nvptx_emit_gemv(const nf_target *t, LLVMModuleRef m, const nf_plan 
         LLVMDisposeBuilder(g.b);
         return nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory in codegen");
     }
-    const nf_layout *lx = slot_layout(s, x), *lw = slot_layout(s, w);
+    const nf_layout *lx = nf_slots_layout(s, x), *lw = nf_slots_layout(s, w);
     LLVMTypeRef xe = nf_storage_type(g.c, x->dtype), we = nf_storage_type(g.c, w->dtype);
     LLVMValueRef xb = LLVMBuildGEP2(g.b, xe, ptrs[s->first_slot[x->id]], (LLVMValueRef[]){c64(&g, lx->offset)}, 1, "");
     LLVMValueRef wb = LLVMBuildGEP2(g.b, we, ptrs[s->first_slot[w->id]], (LLVMValueRef[]){c64(&g, lw->offset)}, 1, "");

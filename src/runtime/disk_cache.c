@@ -403,18 +403,27 @@ static bool is_entry_name(const char *name)
     return name[0] != '.' && len > suffix && strcmp(name + len - suffix, NF_DISK_CACHE_SUFFIX) == 0;
 }
 
+/* The cache directory, created if need be, open for listing. */
+static nf_status open_cache_dir(char *dir, size_t n, DIR **d, nf_error *err)
+{
+    nf_status s = nf_disk_cache_dir(dir, n, err);
+    if (s != NF_OK)
+        return s;
+    *d = opendir(dir);
+    if (!*d)
+        return nf_set_error(err, NF_ERR_IO, 0, 0, "cannot read cache directory %s: %s", dir, strerror(errno));
+    return NF_OK;
+}
+
 nf_status nf_disk_cache_foreach(nf_disk_cache_visit_fn visit, void *ctx, nf_error *err)
 {
     if (!visit)
         return nf_set_error(err, NF_ERR_ARG, 0, 0, "nf_disk_cache_foreach: null callback");
     char dir[PATH_MAX], path[PATH_MAX];
-    nf_status s = nf_disk_cache_dir(dir, sizeof dir, err);
+    DIR *d;
+    nf_status s = open_cache_dir(dir, sizeof dir, &d, err);
     if (s != NF_OK)
         return s;
-    DIR *d = opendir(dir);
-    if (!d)
-        return nf_set_error(err, NF_ERR_IO, 0, 0, "cannot read cache directory %s: %s", dir,
-                            strerror(errno));
     struct dirent *de;
     while ((de = readdir(d))) {
         if (!is_entry_name(de->d_name))
@@ -448,13 +457,10 @@ nf_status nf_disk_cache_clear(size_t *removed, nf_error *err)
     if (removed)
         *removed = 0;
     char dir[PATH_MAX], path[PATH_MAX];
-    nf_status s = nf_disk_cache_dir(dir, sizeof dir, err);
+    DIR *d;
+    nf_status s = open_cache_dir(dir, sizeof dir, &d, err);
     if (s != NF_OK)
         return s;
-    DIR *d = opendir(dir);
-    if (!d)
-        return nf_set_error(err, NF_ERR_IO, 0, 0, "cannot read cache directory %s: %s", dir,
-                            strerror(errno));
     struct dirent *de;
     while ((de = readdir(d))) {
         bool entry_file = is_entry_name(de->d_name);
