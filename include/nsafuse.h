@@ -136,6 +136,10 @@ NF_API nf_value *nf_slice(nf_graph *g, nf_value *a, int64_t dim, int64_t start, 
 /* out_dtype NF_DTYPE_NONE: the inputs' dtype */
 NF_API nf_value *nf_linear(nf_graph *g, nf_value *x, nf_value *w, nf_dtype out_dtype);
 NF_API nf_value *nf_matmul(nf_graph *g, nf_value *a, nf_value *b, bool trans_b, nf_dtype out_dtype);
+/* Rotary position embedding (docs/ROPE.md): x[N..., R] rotated by the cos and
+ * sin in cos_sin_cache[P, R] (cos in the first R/2 columns, sin in the rest)
+ * at row positions[N...]; neox style pairs (j, j + R/2), interleaved (2j, 2j + 1). */
+NF_API nf_value *nf_rope(nf_graph *g, nf_value *x, nf_value *cos_sin_cache, nf_value *positions, bool interleaved);
 /* Names a value (for printing); NULL name clears. Returns v. */
 NF_API nf_value *nf_name(nf_graph *g, nf_value *v, const char *name);
 NF_API nf_status nf_graph_return(nf_graph *g, int n, nf_value *const *values);
@@ -247,7 +251,7 @@ NF_API nf_status nf_kernel_dump(nf_kernel *k, const char *what, const nf_binding
                          nf_error *err);
 
 typedef struct nf_kernel_stats {
-    int kernels;           /* kernels launched by one run of the last signature */
+    int kernels;           /* kernels launched by the last run (before any run: the plan's kernels) */
     int compiled_signatures;
     double last_compile_ms; /* codegen + load of the last signature compiled */
     bool last_from_disk_cache; /* it was loaded from the disk cache: no LLVM, no driver JIT */
@@ -260,6 +264,7 @@ typedef enum nf_copy_path {
     NF_COPY_SKIPPED, /* the very same view (address, shape, strides): nothing to do */
     NF_COPY_DIRECT,  /* disjoint memory: one copy kernel */
     NF_COPY_STAGED,  /* overlapping memory: through a temporary (synchronizes the stream on a GPU) */
+    NF_COPY_IN_PLACE, /* nf_kernel_run_paths: stored by the kernel over the very view of an input it reads */
 } nf_copy_path;
 
 /* dst = src for two strided views of one dtype and shape on one device, on
@@ -268,6 +273,17 @@ typedef enum nf_copy_path {
  * overlapping views still give the source's old values. *path (may be NULL)
  * says what was done. */
 NF_API nf_status nf_copy(const nf_tensor *dst, const nf_tensor *src, void *stream, nf_copy_path *path, nf_error *err);
+
+/* nf_kernel_run, where outputs may be views of the inputs' memory or of each
+ * other (docs/ROPE.md): the result is always the interpreter's (every output
+ * computed from the inputs as they were, outputs written in order), and
+ * paths[i] (paths may be NULL) says how output i got there: SKIPPED (it is a
+ * view of an input, through the graph's views, and its tensor is that very
+ * view), DIRECT (it shares no memory), IN_PLACE (the kernel stores it over
+ * the view of an input it reads, each element after reading what it needs),
+ * STAGED (any other overlap: through a temporary). nf_kernel_run does the same. */
+NF_API nf_status nf_kernel_run_paths(nf_kernel *k, const nf_tensor *inputs, int n_inputs, const nf_tensor *outputs,
+                                     int n_outputs, void *stream, nf_copy_path *paths, nf_error *err);
 
 /* ---- device memory (for hosts without their own framework) -------------- */
 

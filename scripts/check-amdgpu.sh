@@ -6,7 +6,9 @@
 #   llvm-readelf --notes the AMDHSA metadata: every kernel nf_kN with no
 #                        scratch, no spills, no LDS, no dynamic stack, wave64,
 #                        256-thread blocks, SGPRs <= 102, VGPRs <= 512
-#   llvm-objdump -d      every kernel disassembles for that gfx
+#   llvm-objdump -d      every kernel disassembles for that gfx; the GEMM
+#                        kernels of bf16/f16 operands (from `--emit fused`)
+#                        use MFMA instructions (v_mfma_*), no other kernel does
 # Skips (exit 0, with a message) without llvm-readelf-22. docs/AMD.md says
 # what this does and does not establish.
 #   usage: scripts/check-amdgpu.sh NSAFUSE
@@ -56,6 +58,31 @@ check_notes() {
         }'
 }
 
+# check_mfma PLAN DISASSEMBLY: every GEMM kernel of the plan that reads a
+# bf16 or f16 operand holds v_mfma instructions, no other kernel does;
+# prints "N MFMA in K GEMM kernel(s)".
+check_mfma() {
+    awk '
+        FNR == NR {
+            if ($1 == "kernel") { k = $2; sub(/:$/, "", k); gemm[k] = ($3 == "gemm"); halves[k] = 0 }
+            else if ($1 == "reads" && / (bf16|f16)\[/) halves[k] = 1
+            next
+        }
+        /^[0-9a-f]+ <nf_k[0-9]+>:$/ { cur = $2; gsub(/[<>:]|nf_k/, "", cur); seen[cur] = 1 }
+        /v_mfma_/ && cur != "" { mfma[cur]++; total++ }
+        END {
+            for (k in gemm) {
+                want = gemm[k] && halves[k]
+                if (want) gemms++
+                if (!(k in seen)) continue
+                if (want && !mfma[k]) { print "  nf_k" k ": a bf16/f16 GEMM without v_mfma"; bad++ }
+                if (!want && mfma[k]) { print "  nf_k" k ": v_mfma in a kernel that is no bf16/f16 GEMM"; bad++ }
+            }
+            if (bad) exit 1
+            printf "%d MFMA in %d GEMM kernel(s)\n", total, gemms
+        }' "$1" "$2"
+}
+
 failed=0 count=0
 for file in examples/nsa/*.nf; do
     for graph in $(sed -n 's/^graph \([A-Za-z0-9_]*\).*/\1/p' "$file"); do
@@ -79,13 +106,19 @@ for file in examples/nsa/*.nf; do
                         echo "check-amdgpu: bad metadata: $what"; echo "$summary"; failed=1; continue
                     fi
                     read -r kernels sgpr vgpr <<< "$summary"
+                    mfma=""
                     if [ -n "$objdump" ]; then
                         if ! "$objdump" -d --mcpu=$gfx "$tmp/k.hsaco" > "$tmp/dis" 2>&1 || grep -q '<unknown>' "$tmp/dis" ||
                             [ "$(grep -c '^[0-9a-f]* <nf_k[0-9]*>:$' "$tmp/dis")" != "$kernels" ]; then
                             echo "check-amdgpu: llvm-objdump failed on $what"; head -20 "$tmp/dis"; failed=1
                         fi
+                        "$nsafuse" dump "$file" --graph "$graph" --emit fused --target $gfx --dim T=$t \
+                            "${flags[@]}" > "$tmp/plan"
+                        if ! mfma=$(check_mfma "$tmp/plan" "$tmp/dis"); then
+                            echo "check-amdgpu: MFMA use wrong: $what"; echo "$mfma"; failed=1; mfma=""
+                        fi
                     fi
-                    echo "  $what: $kernels kernel(s), at most $sgpr SGPRs and $vgpr VGPRs"
+                    echo "  $what: $kernels kernel(s), at most $sgpr SGPRs and $vgpr VGPRs${mfma:+, $mfma}"
                 done
             done
         done

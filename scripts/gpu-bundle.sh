@@ -19,6 +19,7 @@ for t in "$build"/tests/test_*; do
     [ -f "$t" ] && [ -x "$t" ] && cp "$t" "$out/tests/"
 done
 [ -x "$build/bench/nsafuse-bench" ] && cp "$build/bench/nsafuse-bench" "$out/bin/"
+for e in "$build"/examples/*; do [ -f "$e" ] && [ -x "$e" ] && cp "$e" "$out/bin/"; done # host programs of examples/
 for f in "$build"/libnsafuse.so.*.*.*; do [ -f "$f" ] && cp "$f" "$out/lib/"; done
 strip --strip-unneeded "$out"/bin/* "$out"/tests/* "$out"/lib/*
 (cd "$out/lib" && for f in libnsafuse.so.*; do xz -T2 -6 "$f"; done)

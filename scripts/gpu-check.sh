@@ -42,6 +42,14 @@ for f in "$root"/examples/nsa/*.nf; do
         done
     done
 done
+# the example host programs (examples/nsa/*.c) on the GPU; NF_EXAMPLE_SIZES for head_gate
+for e in head_gate rope_writeback; do
+    [ $checks = yes ] || break
+    [ -x "$b/bin/$e" ] || continue
+    args=(--target cuda)
+    [ $e = head_gate ] && args+=(--sizes "${NF_EXAMPLE_SIZES:-1,8,32,128,512,2048,8192,16384}")
+    if "$b/bin/$e" "${args[@]}" > "$out/example-$e.log" 2>&1; then echo "PASS example $e"; else echo "FAIL example $e"; tail -20 "$out/example-$e.log"; fail=1; fi
+done
 if [ -n "${NF_BENCH:-}" ]; then
     if [ -x "$b/bin/nsafuse-bench" ]; then
         "$b/bin/nsafuse-bench" $NF_BENCH --csv "$out/nsafuse.csv" 2>&1 | tee "$out/bench.txt"

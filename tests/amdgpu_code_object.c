@@ -470,7 +470,25 @@ static void check_notes(char *text, const amd_expect *x, const kd_info *kd, kern
 
 /* ---- the disassembly, through llvm-objdump -d ----------------------------- */
 
-static void check_disassembly(const char *text, int rc, const amd_expect *x, problems *p)
+/* The MFMA instructions in kernel k's disassembly: from its label to the
+ * blank line that ends it; -1 when the label is missing. */
+static int count_mfma(const char *text, int k)
+{
+    char label[32];
+    snprintf(label, sizeof label, "<nf_k%d>:", k);
+    const char *at = strstr(text, label);
+    if (!at)
+        return -1;
+    const char *end = strstr(at, "\n\n");
+    if (!end)
+        end = at + strlen(at);
+    int n = 0;
+    for (const char *s = at; (s = strstr(s, "v_mfma_")) && s < end; s++)
+        n++;
+    return n;
+}
+
+static void check_disassembly(const char *text, int rc, const amd_expect *x, kernel_meta *seen, problems *p)
 {
     int n_kernels = x->n_kernels;
     static const char *const fma[] = {"v_fma_f", "v_fmac_f", "v_mad_f", "v_mac_f", "v_pk_fma_f", "_mix_f"};
@@ -498,6 +516,16 @@ static void check_disassembly(const char *text, int rc, const amd_expect *x, pro
         ends++;
     if (ends < n_kernels)
         problem(p, "%d s_endpgm for %d kernels", ends, n_kernels);
+    for (int k = 0; k < n_kernels; k++) {
+        int mfma = count_mfma(text, k);
+        if (seen)
+            seen[k].mfma = mfma;
+        bool want = k < 64 && (x->mfma >> k & 1);
+        if (x->check_mfma && mfma == 0 && want)
+            problem(p, "nf_k%d: a matrix-core GEMM without MFMA instructions (v_mfma_*)", k);
+        if (x->check_mfma && mfma > 0 && !want)
+            problem(p, "nf_k%d: %d MFMA instructions in a kernel that is no matrix-core GEMM", k, mfma);
+    }
 }
 
 
@@ -556,8 +584,11 @@ void amd_check_code_object(const void *elf, size_t size, const amd_expect *x, am
         snprintf(mcpu, sizeof mcpu, "--mcpu=%s", x->target->gfx);
         char *argv[] = {(char *)objdump_path, "-d", mcpu, path, NULL};
         int rc = run_tool(argv, &out);
-        check_disassembly(out, rc, x, p);
+        check_disassembly(out, rc, x, seen, p);
         free(out);
+    } else {
+        for (int k = 0; seen && k < x->n_kernels; k++)
+            seen[k].mfma = -1;
     }
     unlink(path);
 }

@@ -5,7 +5,9 @@
  * scratch, VGPR blocks). Through `llvm-readelf --notes`: the AMDHSA metadata
  * (names, the kernarg layout gpu.c builds, register counts within the ISA's
  * limits, no LDS, no scratch, no spills, wave64, 256-thread blocks).
- * Through `llvm-objdump -d --mcpu=GFX`: every kernel disassembles.
+ * Through `llvm-objdump -d --mcpu=GFX`: every kernel disassembles, and
+ * the GEMM kernels, and only they, use MFMA instructions. In every kernel's
+ * code: no scratch or buffer instructions.
  * For the test programs: cmocka asserts stop on the test's own faults. */
 #ifndef NF_TESTS_AMDGPU_CODE_OBJECT_H
 #define NF_TESTS_AMDGPU_CODE_OBJECT_H
@@ -31,6 +33,10 @@ typedef struct amd_expect {
      * every product and sum as the host does (graphs without exp, erf...,
      * whose math library uses fma on purpose) */
     bool no_fma;
+    /* when check_mfma: kernel k's code holds MFMA instructions (v_mfma_*)
+     * exactly when bit k of mfma is set (the matrix-core GEMM, amdgpu_gemm.c) */
+    bool check_mfma;
+    unsigned long long mfma;
 } amd_expect;
 
 /* The parameters gpu.c gives every kernel (nf_gpu_kernel_function): a global
@@ -45,7 +51,8 @@ typedef struct amd_problems {
     int count;
 } amd_problems;
 
-/* One kernel's metadata as llvm-readelf shows it (-1: absent). */
+/* One kernel's metadata as llvm-readelf shows it (-1: absent); mfma: the
+ * MFMA instructions in its code (-1: not disassembled). */
 typedef struct amd_kernel_meta {
     char name[64], symbol[64];
     long long kernarg_size, kernarg_align, sgpr, vgpr, agpr, lds, scratch, sgpr_spill, vgpr_spill, wavefront,
@@ -53,6 +60,7 @@ typedef struct amd_kernel_meta {
     char dynamic_stack[8];
     int n_args;
     char args_problem[200];
+    int mfma;
 } amd_kernel_meta;
 
 /* Looks for llvm-readelf-22 and llvm-objdump-22 and prints the checks that

@@ -134,6 +134,7 @@ static inline bool attrs_equal(nf_op op, const nf_attrs *p, const nf_attrs *q)
     case NF_KIND_UNARY: return p->approx_tanh == q->approx_tanh;
     case NF_KIND_CAST: return p->dtype == q->dtype;
     case NF_KIND_MATMUL: return p->dtype == q->dtype && p->trans_b == q->trans_b;
+    case NF_KIND_ROPE: return p->rope_interleaved == q->rope_interleaved;
     case NF_KIND_VIEW:
         if (op == NF_OP_SLICE)
             return p->dim0 == q->dim0 && p->start == q->start && p->end == q->end && p->step == q->step &&

@@ -5,7 +5,7 @@
  * nf_kernel_dump("hsaco"); and the checks themselves must catch broken code
  * objects. What nothing here can check (no AMD GPU ran this code) is written
  * down in docs/AMD.md. */
-#include "fuse/fuse.h"
+#include "codegen/codegen.h"
 #include "amdgpu_code_object.h"
 #include "random_graph.h"
 
@@ -30,6 +30,7 @@ typedef struct variant {
 static const variant variants[] = {{"fused", false, false}, {"keep_fp32", true, false}, {"unfused", false, true}};
 
 static bool lld_missing;
+static int mfma_gemms; /* kernels checked to use MFMA */
 static char lld_message[1100];
 
 /* Whether every op of g is exact arithmetic, a cast, a view or a GEMM: then
@@ -46,6 +47,32 @@ static bool mul_add_only(const nf_graph *g)
     return true;
 }
 
+/* Kernels of the plan that must run on the matrix cores (bit k: nf_k<k>):
+ * GEMMs of an operand form the MFMA GEMM takes (gemm_common.c) with K % 16
+ * == 0 and M, N >= 1. A dump lays out every buffer contiguously and 16-byte
+ * aligned, so nothing else may keep such a GEMM off the matrix cores. */
+static unsigned long long mfma_kernels(const nf_graph *g, const nf_plan *plan, const nf_bindings *b)
+{
+    int64_t sym_sizes[64];
+    nf_error err;
+    if (g->n_syms > 64 || nf_resolve_symbols(g, b, sym_sizes, &err) != NF_OK)
+        fail_msg("symbol sizes of %s", g->name);
+    unsigned long long mask = 0;
+    for (int i = 0; i < plan->n_kernels && i < 64; i++) {
+        const nf_fused_kernel *k = &plan->kernels[i];
+        if (!nf_gemm_matrix_form(k))
+            continue;
+        int64_t a[NF_MAX_DIMS], out[NF_MAX_DIMS], M = 1;
+        nf_concrete_shape(&k->gemm->args[0]->shape, sym_sizes, a);
+        nf_concrete_shape(&k->gemm->shape, sym_sizes, out);
+        for (int d = 0; d + 1 < k->gemm->shape.rank; d++)
+            M *= out[d];
+        if (a[k->gemm->args[0]->shape.rank - 1] % 16 == 0 && M >= 1 && out[k->gemm->shape.rank - 1] >= 1)
+            mask |= 1ull << i;
+    }
+    return mask;
+}
+
 /* The code object of g for t, *size bytes (malloc'd), and what it must hold;
  * NULL when ld.lld is missing. */
 static void *compile_code_object(const nf_graph *g, const char *what, const amd_target *t, const nf_bindings *b,
@@ -58,8 +85,9 @@ static void *compile_code_object(const nf_graph *g, const char *what, const amd_
         fail_msg("%s: plan: %s", what, err.message);
     int n_kernels = plan->n_kernels;
     int slots = nf_graph_num_params(g) + nf_graph_num_outputs(g) + plan->n_temporaries;
+    unsigned long long mfma = mfma_kernels(g, plan, b);
     nf_plan_free(plan);
-    *x = (amd_expect){t, n_kernels, slots, mul_add_only(g)};
+    *x = (amd_expect){t, n_kernels, slots, mul_add_only(g), true, mfma};
 
     nf_compile_options o;
     nf_compile_options_init(&o);
@@ -97,6 +125,7 @@ static int check_code_object(const nf_graph *g, const char *what, const amd_targ
     amd_problems *p = calloc(1, sizeof *p);
     assert_non_null(p);
     amd_check_code_object(elf, size, &x, seen, p);
+    mfma_gemms += __builtin_popcountll(x.mfma);
     free(elf);
     if (p->count)
         fail_msg("%s on %s (%s; %d kernels, %d slots): %d problem(s) in the code object:\n%s\ngraph:\n%s", what,
@@ -189,9 +218,10 @@ static void examples_give_valid_code_objects(void **state)
                         amd_kernel_meta seen[AMD_MAX_KERNELS];
                         int nk = check_code_object(g, what, &amd_targets[t], &b, &variants[v], seen);
                         for (int i = 0; i < nk && v == 0 && amd_have_readelf(); i++)
-                            printf("  %-36s %s T=%-5lld %s: sgpr %lld vgpr %lld agpr %lld, LDS %lld, scratch %lld\n",
+                            printf("  %-36s %s T=%-5lld %s: sgpr %lld vgpr %lld agpr %lld, LDS %lld, scratch %lld, "
+                                   "%d MFMA\n",
                                    name, amd_targets[t].gfx, (long long)token_counts[ti], seen[i].name, seen[i].sgpr,
-                                   seen[i].vgpr, seen[i].agpr, seen[i].lds, seen[i].scratch);
+                                   seen[i].vgpr, seen[i].agpr, seen[i].lds, seen[i].scratch, seen[i].mfma);
                     }
                 }
             }
@@ -217,6 +247,7 @@ static void random_graphs_give_valid_code_objects(void **state)
     printf("random graphs: seed %llu (rerun with NF_TEST_SEED=%llu), %d graphs\n", (unsigned long long)seed,
            (unsigned long long)seed, count);
     int kernels = 0, mul_add_graphs = 0;
+    mfma_gemms = 0;
     for (int i = 0; i < count && !lld_missing; i++) {
         bool gemm = i % 2 == 0;
         nf_graph *g = random_graph(seed + (uint64_t)i * 7919, gemm, NULL);
@@ -236,8 +267,63 @@ static void random_graphs_give_valid_code_objects(void **state)
         printf("%s\n", lld_message);
         skip();
     }
-    printf("random graphs: %d kernels in %d code objects, all valid (%d graphs of exact arithmetic: no multiply-add)\n",
-           kernels, count * AMD_N_TARGETS, mul_add_graphs);
+    printf("random graphs: %d kernels in %d code objects, all valid (%d graphs of exact arithmetic: no multiply-add; "
+           "%d GEMM kernels on MFMA)\n",
+           kernels, count * AMD_N_TARGETS, mul_add_graphs, mfma_gemms);
+}
+
+/* The MFMA GEMM's shapes and forms: tails in M and N, K with and without
+ * gfx950's K = 32 steps, every operand form, each with a small epilogue. */
+static void mfma_gemms_give_valid_code_objects(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name, *params, *gemm;
+    } forms[] = {
+        {"bf16", "%x: bf16[M, K], %w: bf16[N, K]", "linear(%x, %w)"},
+        {"f16", "%x: f16[M, K], %w: f16[N, K]", "linear(%x, %w)"},
+        {"f32out", "%x: bf16[M, K], %w: bf16[N, K]", "linear(%x, %w, out_dtype=f32)"},
+        {"f32w", "%x: bf16[M, K], %w: f32[N, K]", "linear(cast_x, %w)"},
+        {"trans_b", "%x: bf16[M, K], %w: bf16[N, K]", "matmul(%x, %w, trans_b=true)"},
+    };
+    static const int64_t Ms[] = {1, 5, 17, 100}, Ns[] = {8, 24, 64, 200}, Ks[] = {16, 48, 64};
+    int objects = 0;
+    for (size_t f = 0; f < sizeof forms / sizeof forms[0] && !lld_missing; f++)
+        for (size_t i = 0; i < 4 && !lld_missing; i++) {
+            /* M, N, K cycle through their lists so every value meets every form */
+            int64_t M = Ms[(i + f) % 4], N = Ns[i], K = Ks[(i + 2 * f) % 3];
+            char text[1024], gemm[128];
+            bool f32w = strcmp(forms[f].name, "f32w") == 0;
+            snprintf(gemm, sizeof gemm, "%s", forms[f].gemm);
+            if (f32w)
+                snprintf(gemm, sizeof gemm, "linear(%%xf, %%w)");
+            snprintf(text, sizeof text,
+                     "graph g(%s, %%s: f32[N]) {\n%s  %%y = %s\n  %%yf = cast(%%y, f32)\n  %%o = mul(%%yf, %%s)\n"
+                     "  return %%o\n}\n",
+                     forms[f].params, f32w ? "  %xf = cast(%x, f32)\n" : "", gemm);
+            nf_error err;
+            nf_graph *g = nf_graph_parse(text, strlen(text), "mfma.nf", NULL, &err);
+            if (!g)
+                fail_msg("%s\n%s", err.message, text);
+            nf_bindings b = {3, {"M", "N", "K"}, {M, N, K}};
+            char what[128];
+            snprintf(what, sizeof what, "%s GEMM, M = %lld, N = %lld, K = %lld", forms[f].name, (long long)M,
+                     (long long)N, (long long)K);
+            for (int t = 0; t < AMD_N_TARGETS && !lld_missing; t++)
+                for (size_t v = 0; v < 2; v++) { /* fused, keep_fp32 */
+                    int before = mfma_gemms;
+                    check_code_object(g, what, &amd_targets[t], &b, &variants[v], NULL);
+                    if (!lld_missing && mfma_gemms != before + 1)
+                        fail_msg("%s on %s: the plan has no matrix-core GEMM", what, amd_targets[t].gfx);
+                    objects++;
+                }
+            nf_graph_free(g);
+        }
+    if (lld_missing) {
+        printf("%s\n", lld_message);
+        skip();
+    }
+    printf("MFMA GEMMs: %d code objects (5 forms, tails in M and N, K = 16, 48, 64), all valid with MFMA\n", objects);
 }
 
 /* ---- the checks catch what they are for ---------------------------------- */
@@ -341,13 +427,21 @@ static void checks_catch_broken_code_objects(void **state)
         free(copy);
     }
     /* the right object against the wrong expectations */
-    amd_expect two_kernels = {x.target, 2, x.slots, false}, more_slots = {x.target, 1, x.slots + 1, false};
+    amd_expect two_kernels = {x.target, 2, x.slots, false, false, 0};
+    amd_expect more_slots = {x.target, 1, x.slots + 1, false, false, 0};
+    amd_expect no_mfma = {x.target, 1, x.slots, false, true, 0};
     memset(p, 0, sizeof *p);
     amd_check_code_object(elf, size, &two_kernels, NULL, p);
     expect_problem(p, "a kernel missing", "nf_k1");
     memset(p, 0, sizeof *p);
     amd_check_code_object(elf, size, &more_slots, NULL, p);
     expect_problem(p, "an argument missing", "kernarg size");
+    /* the gate's GEMM runs on the matrix cores; taken for a plain kernel, it fails */
+    assert_true(x.check_mfma && x.mfma == 1);
+    memset(p, 0, sizeof *p);
+    amd_check_code_object(elf, size, &no_mfma, NULL, p);
+    if (amd_have_objdump())
+        expect_problem(p, "MFMA where none belongs", "no matrix-core GEMM");
 
     /* one metadata line changed at a time */
     char *notes = amd_readelf_notes(elf, size);
@@ -396,7 +490,14 @@ static void checks_catch_broken_code_objects(void **state)
     amd_check_code_object(elf, size, &x, NULL, p);
     if (amd_have_objdump())
         expect_problem(p, "exp taken for exact arithmetic", "contracts a multiply and an add");
-    printf("the checks catch %zu broken ELF images, 3 wrong expectations and %zu broken metadata lines\n",
+    /* an elementwise kernel taken for a matrix-core GEMM */
+    x.no_fma = false;
+    x.mfma = 1;
+    memset(p, 0, sizeof *p);
+    amd_check_code_object(elf, size, &x, NULL, p);
+    if (amd_have_objdump())
+        expect_problem(p, "a GEMM without MFMA", "without MFMA instructions");
+    printf("the checks catch %zu broken ELF images, 6 wrong expectations and %zu broken metadata lines\n",
            sizeof elf_breaks / sizeof elf_breaks[0], notes ? sizeof meta_breaks / sizeof meta_breaks[0] : 0);
     free(notes);
     free(p);
@@ -408,6 +509,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(checks_catch_broken_code_objects),
         cmocka_unit_test(examples_give_valid_code_objects),
+        cmocka_unit_test(mfma_gemms_give_valid_code_objects),
         cmocka_unit_test(random_graphs_give_valid_code_objects),
     };
     return cmocka_run_group_tests(tests, find_tools, NULL);

@@ -72,13 +72,17 @@ bool nf_body_failed(const nf_body *body, nf_error *err)
     return body->failed;
 }
 
-static void fail(nf_body *body, const char *why)
+void nf_body_fail(nf_body *body, const char *why)
 {
     if (!body->failed) {
         body->failed = true;
         snprintf(body->why, sizeof body->why, "%s", why);
     }
 }
+
+static void fail(nf_body *body, const char *why) { nf_body_fail(body, why); }
+
+LLVMBuilderRef nf_body_builder(const nf_body *body) { return body->b; }
 
 void nf_body_reset(nf_body *body) { body->n_memo = 0; }
 
@@ -276,6 +280,56 @@ static LLVMValueRef unary(nf_body *body, const nf_value *v, LLVMValueRef *idx)
     }
 }
 
+/* A float in another float compute type (f32 <-> f64), not rounded to any
+ * narrower dtype: the cos and sin enter rope's arithmetic this way. */
+static LLVMValueRef to_compute_type(nf_body *body, LLVMValueRef x, nf_dtype to)
+{
+    LLVMTypeRef want = nf_compute_type(body->c, to), have = LLVMTypeOf(x);
+    if (have == want)
+        return x;
+    return LLVMGetTypeKind(want) == LLVMDoubleTypeKind ? LLVMBuildFPExt(body->b, x, want, "")
+                                                       : LLVMBuildFPTrunc(body->b, x, want, "");
+}
+
+/* rope at idx (docs/ROPE.md): x at idx and at its partner, the cos and sin
+ * of the token's cache row, x*cos -/+ partner*sin in the compute type. A
+ * position outside the cache is clamped to its first or last row, so that a
+ * kernel never reads outside it (the interpreter reports it instead). */
+static LLVMValueRef rope(nf_body *body, const nf_value *v, LLVMValueRef *idx)
+{
+    LLVMBuilderRef b = body->b;
+    const nf_value *x = v->args[0], *cache = v->args[1], *pos = v->args[2];
+    int rank = v->shape.rank;
+    int64_t half = v->shape.size[rank - 1] / 2, cache_shape[NF_MAX_DIMS];
+    nf_slots_shape(body->s, cache, cache_shape);
+    LLVMValueRef i = idx[rank - 1], j, partner, second;
+    if (v->attr.rope_interleaved) {
+        second = LLVMBuildTrunc(b, i, LLVMInt1TypeInContext(body->c), "");
+        j = LLVMBuildLShr(b, i, i64c(body, 1), "");
+        partner = LLVMBuildXor(b, i, i64c(body, 1), "");
+    } else {
+        second = LLVMBuildICmp(b, LLVMIntSGE, i, i64c(body, half), "");
+        LLVMValueRef lo = LLVMBuildSub(b, i, i64c(body, half), ""), hi = LLVMBuildAdd(b, i, i64c(body, half), "");
+        j = LLVMBuildSelect(b, second, lo, i, "");
+        partner = LLVMBuildSelect(b, second, lo, hi, "");
+    }
+    LLVMValueRef p = nf_body_value(body, pos, idx); /* positions are x's leading dims */
+    LLVMValueRef rows = i64c(body, cache_shape[0]), zero = i64c(body, 0);
+    LLVMValueRef row = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, p, zero, ""), LLVMBuildAdd(b, p, rows, ""), p, "");
+    row = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, row, zero, ""), zero, row, "");
+    LLVMValueRef last = i64c(body, cache_shape[0] > 0 ? cache_shape[0] - 1 : 0);
+    row = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSGT, row, last, ""), last, row, "");
+    LLVMValueRef cidx[2] = {row, j}, sidx[2] = {row, LLVMBuildAdd(b, j, i64c(body, half), "")};
+    LLVMValueRef c = to_compute_type(body, nf_body_value(body, cache, cidx), v->dtype);
+    LLVMValueRef sn = to_compute_type(body, nf_body_value(body, cache, sidx), v->dtype);
+    LLVMValueRef pidx[NF_MAX_DIMS];
+    memcpy(pidx, idx, (size_t)rank * sizeof *idx);
+    pidx[rank - 1] = partner;
+    LLVMValueRef a = nf_body_value(body, x, idx), other = nf_body_value(body, x, pidx);
+    LLVMValueRef ac = LLVMBuildFMul(b, a, c, ""), bs = LLVMBuildFMul(b, other, sn, "");
+    return LLVMBuildSelect(b, second, LLVMBuildFAdd(b, ac, bs, ""), LLVMBuildFSub(b, ac, bs, ""), "");
+}
+
 static LLVMValueRef *memo_find(nf_body *body, const nf_value *v, LLVMValueRef *idx)
 {
     for (int i = 0; i < body->n_memo; i++) {
@@ -323,6 +377,7 @@ LLVMValueRef nf_body_value(nf_body *body, const nf_value *v, LLVMValueRef *idx)
         case NF_KIND_UNARY: r = unary(body, v, idx); break;
         case NF_KIND_BINARY: r = binary(body, v, idx); break;
         case NF_KIND_CAST: r = operand(body, v, 0, idx); break; /* operand() converts */
+        case NF_KIND_ROPE: r = rope(body, v, idx); break;
         default:
             fail(body, "a value is neither loaded nor computable in this kernel");
             return LLVMGetUndef(nf_compute_type(body->c, v->dtype));
@@ -334,15 +389,19 @@ LLVMValueRef nf_body_value(nf_body *body, const nf_value *v, LLVMValueRef *idx)
     return r;
 }
 
-void nf_body_store_output(nf_body *body, const nf_value *v, LLVMValueRef *idx)
+void nf_body_store_value(nf_body *body, const nf_value *v, LLVMValueRef *idx, LLVMValueRef x)
 {
-    LLVMValueRef x = nf_body_value(body, v, idx);
     LLVMValueRef bits = nf_emit_to_storage(body->b, body->m, x, v->dtype);
     for (int s = body->s->n_params; s < body->s->n; s++) {
-        if (body->s->value[s] != v || !body->ptrs[s])
+        if (body->s->value[s] != v || !body->ptrs[s] || (body->s->skip && body->s->skip[s]))
             continue;
         LLVMBuildStore(body->b, bits, nf_body_address(body, s, idx));
     }
+}
+
+void nf_body_store_output(nf_body *body, const nf_value *v, LLVMValueRef *idx)
+{
+    nf_body_store_value(body, v, idx, nf_body_value(body, v, idx));
 }
 
 void nf_body_unflatten(nf_body *body, LLVMValueRef flat, int rank, const int64_t *shape, LLVMValueRef *idx)

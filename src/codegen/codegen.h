@@ -39,6 +39,14 @@ typedef struct nf_slots {
     const int64_t *sym_sizes; /* by symbol id */
     bool aligned16;           /* every buffer starts at a multiple of 16 bytes */
     int multiprocessors;      /* of the GPU the code is for (0: unknown) */
+    /* In-place writes (docs/ROPE.md; all NULL/0 when the call has none): by
+     * slot, whether an output slot already holds its value, so nothing is
+     * stored there; the kernels that store over memory they read (no
+     * noalias then) and their nf_group_kind. */
+    const bool *skip;
+    const nf_fused_kernel *const *in_place;
+    const signed char *in_place_group;
+    int n_in_place;
 } nf_slots;
 
 /* The layout of the slot a value is read from (it must be in memory). */
@@ -75,6 +83,11 @@ LLVMValueRef nf_emit_round(LLVMBuilderRef b, LLVMModuleRef m, LLVMValueRef v, nf
 LLVMValueRef nf_emit_from_storage(LLVMBuilderRef b, LLVMModuleRef m, LLVMValueRef bits, nf_dtype t);
 LLVMValueRef nf_emit_to_storage(LLVMBuilderRef b, LLVMModuleRef m, LLVMValueRef v, nf_dtype t);
 
+/* if (cond) { ... }: opens the then-block of fn and leaves the builder in
+ * it; returns the join block, which nf_emit_if_end closes and enters. */
+LLVMBasicBlockRef nf_emit_if_begin(LLVMBuilderRef b, LLVMValueRef fn, LLVMValueRef cond);
+void nf_emit_if_end(LLVMBuilderRef b, LLVMBasicBlockRef join); /* control_flow.c */
+
 /* pointers: one per slot, LLVM values of the kernel (NULL: unused slot) */
 nf_body *nf_body_new(LLVMModuleRef m, LLVMBuilderRef b, const nf_plan *p, const nf_fused_kernel *k,
                      const nf_slots *s, LLVMValueRef *slot_ptrs);
@@ -87,6 +100,8 @@ void nf_body_reset(nf_body *body);
 LLVMValueRef nf_body_value(nf_body *body, const nf_value *v, LLVMValueRef *idx);
 /* Computes output v at idx (v's rank) and stores it to every slot holding it. */
 void nf_body_store_output(nf_body *body, const nf_value *v, LLVMValueRef *idx);
+/* Stores x, output v's value at idx, to every slot holding v. */
+void nf_body_store_value(nf_body *body, const nf_value *v, LLVMValueRef *idx, LLVMValueRef x);
 /* idx[0..rank) of a row-major flat index (non-negative) over shape. */
 void nf_body_unflatten(nf_body *body, LLVMValueRef flat, int rank, const int64_t *shape, LLVMValueRef *idx);
 /* Stores every output of the kernel at flat element `flat` of its
@@ -95,6 +110,23 @@ void nf_body_store_outputs_flat(nf_body *body, LLVMValueRef flat);
 /* Element address in slot s at idx (rank of the slot's layout). */
 LLVMValueRef nf_body_address(nf_body *body, int slot, LLVMValueRef *idx);
 bool nf_body_failed(const nf_body *body, nf_error *err);
+/* Records why code generation failed (the first reason wins). */
+void nf_body_fail(nf_body *body, const char *why);
+LLVMBuilderRef nf_body_builder(const nf_body *body);
+
+/* ---- in-place kernels (group.c) ----------------------------------------- */
+
+/* The nf_group_kind of a kernel that stores over memory it reads; -1 for others. */
+int nf_slots_group(const nf_slots *s, const nf_fused_kernel *k);
+/* An elementwise kernel all of whose outputs are already in place: no launch. */
+bool nf_slots_kernel_idle(const nf_slots *s, const nf_fused_kernel *k);
+/* Groups one thread of an in-place kernel handles (consecutive along the
+ * last dimension, one for the host), and the work items at that width. */
+int nf_group_width(const nf_fused_kernel *k, const nf_slots *s);
+int64_t nf_group_work_items(const nf_fused_kernel *k, const nf_slots *s, int width);
+/* Work item `item` of an in-place kernel: every output at each element of
+ * `width` groups computed (all loads), then all of them stored. */
+void nf_group_store(nf_body *body, const nf_fused_kernel *k, const nf_slots *s, LLVMValueRef item, int width);
 
 /* ---- modules ------------------------------------------------------------ */
 
@@ -115,6 +147,7 @@ typedef struct nf_launch {
     unsigned grid[3], block[3];
     int64_t n;
     size_t scratch_bytes;
+    unsigned shared_bytes; /* dynamic shared memory of a block */
 } nf_launch;
 void nf_gpu_launch_shape(const nf_target *t, const nf_fused_kernel *k, const nf_slots *s, nf_launch *l);
 /* The kernel function nf_k<index> with that parameter list, no body yet. */
@@ -130,6 +163,24 @@ bool nf_nvptx_gemv_applies(const nf_fused_kernel *k, const nf_slots *s);
 void nf_nvptx_gemv_launch(const nf_fused_kernel *k, const nf_slots *s, nf_launch *l);
 nf_status nf_nvptx_emit_gemv(const nf_target *t, LLVMModuleRef m, const nf_plan *p, int index, const nf_slots *s,
                              nf_error *err);
+/* What the matrix-core GEMMs share (gemm_common.c). The fp32-weight form:
+ * A is bf16 widened to f32 by a cast, B is f32, split into three bf16 terms
+ * whose products with A are exact in f32 (docs/GEMM.md has the proof). */
+bool nf_gemm_splits_b(const nf_fused_kernel *k);
+/* A GEMM kernel whose operands a matrix core takes: bf16 x bf16 or f16 x f16
+ * with no views or casts, or the fp32-weight form; B as [N, K] (linear, or
+ * matmul with trans_b). Needs no signature. */
+bool nf_gemm_matrix_form(const nf_fused_kernel *k);
+/* ... and read straight from memory under this signature (16-byte aligned
+ * buffers): K contiguous, K % 16 == 0, M and N >= 1; offsets and row
+ * strides multiples of 4 elements; A's leading dims flattening to one row
+ * stride. */
+bool nf_gemm_matrix_operands(const nf_fused_kernel *k, const nf_slots *s);
+/* The MFMA GEMM for AMD (amdgpu_gemm.c; its index maps in amdgpu_mfma.h). */
+bool nf_amdgpu_gemm_applies(const nf_target *t, const nf_fused_kernel *k, const nf_slots *s);
+void nf_amdgpu_gemm_launch(const nf_target *t, const nf_fused_kernel *k, const nf_slots *s, nf_launch *l);
+nf_status nf_amdgpu_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan *p, int index, const nf_slots *s,
+                              nf_error *err);
 /* Threads a GPU kernel needs: elements / vector width, or M * N for a GEMM. */
 int64_t nf_gpu_work_items(const nf_fused_kernel *k, const nf_slots *s);
 /* Consecutive elements one thread of an elementwise kernel handles. */

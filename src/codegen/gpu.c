@@ -80,6 +80,10 @@ int nf_gpu_vector_width(const nf_fused_kernel *k, const nf_slots *s)
 static void emit_elementwise_thread(LLVMBuilderRef b, LLVMContextRef c, nf_body *body, const nf_fused_kernel *k,
                                     const nf_slots *s, LLVMValueRef thread)
 {
+    if (nf_slots_group(s, k) >= 0) { /* it stores over memory it reads */
+        nf_group_store(body, k, s, thread, nf_group_width(k, s));
+        return;
+    }
     int v = nf_gpu_vector_width(k, s);
     if (v == 1) {
         nf_body_store_outputs_flat(body, thread);
@@ -168,7 +172,8 @@ LLVMValueRef nf_gpu_kernel_function(const nf_target *t, LLVMModuleRef m, int ind
     mark_kernel(t, fn);
     unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7), align = LLVMGetEnumAttributeKindForName("align", 5);
     for (int i = 0; i < s->n; i++) {
-        LLVMAddAttributeAtIndex(fn, (unsigned)i + 1, LLVMCreateEnumAttribute(c, noalias, 0));
+        if (!s->n_in_place) /* an in-place kernel's input and output share memory */
+            LLVMAddAttributeAtIndex(fn, (unsigned)i + 1, LLVMCreateEnumAttribute(c, noalias, 0));
         if (s->aligned16) /* lets LLVM merge neighbouring elements into 16-byte loads and stores */
             LLVMAddAttributeAtIndex(fn, (unsigned)i + 1, LLVMCreateEnumAttribute(c, align, 16));
     }
@@ -187,6 +192,10 @@ void nf_gpu_launch_shape(const nf_target *t, const nf_fused_kernel *k, const nf_
         l->n = 1;
         return;
     }
+    if (t->kind == NF_TARGET_AMDGPU && nf_amdgpu_gemm_applies(t, k, s)) {
+        nf_amdgpu_gemm_launch(t, k, s, l);
+        return;
+    }
     l->n = nf_gpu_work_items(k, s);
     l->grid[0] = (unsigned)((l->n + NF_GPU_BLOCK - 1) / NF_GPU_BLOCK);
     l->grid[1] = l->grid[2] = 1;
@@ -202,6 +211,8 @@ nf_status nf_gpu_emit_kernel(const nf_target *t, LLVMModuleRef m, const nf_plan 
         return nf_nvptx_emit_gemv(t, m, p, index, s, err);
     if (t->kind == NF_TARGET_NVPTX && nf_nvptx_gemm_applies(k, s))
         return nf_nvptx_emit_gemm(t, m, p, index, s, s->multiprocessors ? s->multiprocessors : 132, err);
+    if (t->kind == NF_TARGET_AMDGPU && nf_amdgpu_gemm_applies(t, k, s))
+        return nf_amdgpu_emit_gemm(t, m, p, index, s, err);
     LLVMContextRef c = LLVMGetModuleContext(m);
     LLVMValueRef fn = nf_gpu_kernel_function(t, m, index, s, err);
     LLVMValueRef *ptrs = calloc((size_t)s->n + 1, sizeof *ptrs);
@@ -247,5 +258,7 @@ int64_t nf_gpu_work_items(const nf_fused_kernel *k, const nf_slots *s)
         nf_gemm_sizes(k, s, &m, &n, &kk);
         return m * n;
     }
+    if (nf_slots_group(s, k) >= 0 && !nf_slots_kernel_idle(s, k))
+        return nf_group_work_items(k, s, nf_group_width(k, s));
     return nf_kernel_rows(k, s) / nf_gpu_vector_width(k, s);
 }

@@ -69,6 +69,10 @@ int64_t nf_kernel_rows(const nf_fused_kernel *k, const nf_slots *s)
         nf_gemm_sizes(k, s, &m, &n, &kk);
         return m;
     }
+    if (nf_slots_kernel_idle(s, k))
+        return 0;
+    if (nf_slots_group(s, k) >= 0)
+        return nf_group_work_items(k, s, 1);
     nf_slots_shape(s, k->outputs[0], shape);
     return nf_shape_numel(k->outputs[0]->shape.rank, shape);
 }
@@ -113,6 +117,15 @@ static void emit_elementwise(emitter *e, nf_body *body, const nf_fused_kernel *k
     }
     loop_end(e, &cols);
     loop_end(e, &rows);
+}
+
+/* Work items [begin, end) of an in-place kernel, one group each (group.c). */
+static void emit_in_place(emitter *e, nf_body *body, const nf_fused_kernel *k, const nf_slots *s, LLVMValueRef begin,
+                          LLVMValueRef end)
+{
+    loop items = loop_begin(e, begin, end, "group");
+    nf_group_store(body, k, s, items.i, 1);
+    loop_end(e, &items);
 }
 
 /* The index of a GEMM operand element: A at (m, kk), B at (n, kk). */
@@ -200,6 +213,8 @@ nf_status nf_host_emit_kernel(LLVMModuleRef m, const nf_plan *p, int index, cons
     }
     if (k->kind == NF_KERNEL_GEMM)
         emit_gemm(&e, body, k, s, LLVMGetParam(e.fn, 1), LLVMGetParam(e.fn, 2));
+    else if (nf_slots_group(s, k) >= 0)
+        emit_in_place(&e, body, k, s, LLVMGetParam(e.fn, 1), LLVMGetParam(e.fn, 2));
     else
         emit_elementwise(&e, body, k, s, LLVMGetParam(e.fn, 1), LLVMGetParam(e.fn, 2));
     LLVMBuildRetVoid(e.b);

@@ -1,346 +1,363 @@
 /* The tensor-core GEMM for NVIDIA (sm_80+): mma.sync m16n8k16 on bf16 or f16
- * with f32 accumulation, fragments loaded straight from global memory (32-bit
- * pairs; every 32-byte sector a warp touches is used whole), the epilogue
- * applied to the accumulator fragments in registers.
+ * with f32 accumulation, A and W streamed through shared memory by cp.async
+ * (16-byte chunks, `stages` in flight, XOR-swizzled rows), fragments read
+ * with ldmatrix, the epilogue applied to the accumulator fragments.
  *
- * A block is 4 warps; a warp owns 16 rows and up to 64 columns (8 n-tiles).
- * Two shapes of work:
- *  - direct (large M): warps along M, one pass over K, epilogue from registers;
- *  - reduce (small M): warps along M and K, and the K range split over blocks
- *    (split-K). Warp partials meet in shared memory; block partials go to a
- *    workspace, and the last block of a row tile (an atomic counter, reset by
- *    that block for the next launch) sums them in split order — deterministic
- *    — and applies the epilogue exactly once. */
-#include "codegen/codegen.h"
+ * The plan (nvptx_gemm_plan.c) gives a block 16 * wm rows and up to 64
+ * columns; its 8 warps split the rows (wm) and each stage's k16 steps (wk).
+ *  - direct (wk = 1, one block over K): the epilogue runs on the registers;
+ *  - reduce: warp partials meet in shared memory; with split-K, block
+ *    partials go to a workspace and the last block of a tile (an atomic
+ *    counter, reset by that block for the next launch) sums them in split
+ *    order — deterministic — and applies the epilogue exactly once. */
+#include "codegen/nvptx_gemm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { WARPS = 8, BN = 64, UNROLL = 4, ADDR_GLOBAL = 1, ADDR_SHARED = 3 };
-/* What the last block of a tile may read back from the workspace (bytes). */
-enum { REDUCE_BYTES = 64 * 1024 };
-
-typedef struct plan_tc {
-    int64_t M, N, K;
-    int wm, wk;     /* warps along M and along K in a block */
-    int64_t mblocks, nblocks, splits;
-    bool direct;
-} plan_tc;
+enum { ADDR_GLOBAL = 1, ADDR_SHARED = 3 };
+#define WARPS NF_GEMM_WARPS
+#define BN NF_GEMM_BN
 
 typedef struct gen {
     LLVMContextRef c;
     LLVMModuleRef m;
     LLVMBuilderRef b;
     LLVMValueRef fn;
-    LLVMTypeRef i32, i64, f32, gptr;
+    LLVMTypeRef i8, i16, i32, i64, f32;
     nf_body *body;
     const nf_fused_kernel *k;
-    const nf_slots *s;
-    plan_tc p;
-    LLVMValueRef lane, warp, a_base, b_base;
+    nf_gemm_plan p;
+    bool flush; /* sum each stage's mma steps into the total with IEEE adds */
+    int ntiles; /* n8 tiles a warp computes */
+    LLVMValueRef smem, tid, lane, warp, wmi, wki;
+    LLVMValueRef a_base, b_base, m_block0, n0;
     int64_t a_row_stride, b_row_stride; /* elements */
-    bool split_b;                       /* B is f32, split into three bf16 terms */
-    bool flush;                         /* sum groups of mma steps with IEEE adds */
 } gen;
 
-/* The fp32-weight form: A is bf16 widened to f32 by a cast, B is f32. Then
- * x * w = x * (w1 + w2 + w3) + x * r with wi = bf16 terms of w (hi, mid, lo:
- * each the RNE bf16 of what the earlier ones leave, so w - w1 - w2 - w3 is
- * below 2^-24 |w| for normal w), and every x * wi is exact in f32: three bf16
- * tensor-core products reach fp32 accuracy (docs/GEMM.md has the bound). */
-static bool splits_b(const nf_fused_kernel *k)
-{
-    const nf_value *g = k->gemm, *a = g->args[0], *b = g->args[1];
-    return g->dtype == NF_F32 && a->op == NF_OP_CAST && a->args[0] == k->a.source && k->a.source->dtype == NF_BF16 &&
-           b == k->b.source && b->dtype == NF_F32;
-}
-
-/* A GEMM the tensor-core path takes: bf16 x bf16 (or f16 x f16) read
- * directly (no views, no casts), K contiguous, K % 16 == 0, N % 8 == 0 and
- * N <= 64 or a multiple of 64, rows at even strides and 16-byte aligned
- * buffers (for the 32-bit pair loads). */
-bool nf_nvptx_gemm_applies(const nf_fused_kernel *k, const nf_slots *s)
-{
-    if (k->kind != NF_KERNEL_GEMM || !s->aligned16)
-        return false;
-    const nf_value *g = k->gemm, *a = k->a.source, *b = k->b.source;
-    bool split = splits_b(k);
-    if (!split && (a != g->args[0] || b != g->args[1] || a->dtype != b->dtype ||
-                   (a->dtype != NF_BF16 && a->dtype != NF_F16)))
-        return false;
-    if (g->op == NF_OP_MATMUL && !g->attr.trans_b)
-        return false;
-    int64_t M, N, K;
-    nf_gemm_sizes(k, s, &M, &N, &K);
-    if (K % 16 || N % 8 || (N > BN && N % BN) || M < 1)
-        return false;
-    const nf_layout *la = nf_slots_layout(s, a), *lb = nf_slots_layout(s, b);
-    /* 8-byte loads of four 16-bit columns (16-byte of four f32 weights) */
-    if (la->strides[la->rank - 1] != 1 || lb->strides[1] != 1 || la->offset % 4 || lb->offset % 4 || lb->strides[0] % 4)
-        return false;
-    /* A's leading dims must flatten to one row stride */
-    for (int d = 0; d + 2 < la->rank; d++)
-        if (la->shape[d] > 1 && la->strides[d] != la->strides[d + 1] * la->shape[d + 1])
-            return false;
-    if (la->rank >= 2 && la->strides[la->rank - 2] % 4)
-        return false;
-    return true;
-}
-
-/* Rows per block: the fewest warps along M that keep the grid within two
- * waves; the other warps of the block split K. Then split K over blocks until
- * the GPU is full, as long as every warp keeps a k16 step and the last block
- * of a tile reads back at most REDUCE_BYTES of partials. */
-static plan_tc choose(const nf_fused_kernel *k, const nf_slots *s, int sms)
-{
-    plan_tc p = {0};
-    nf_gemm_sizes(k, s, &p.M, &p.N, &p.K);
-    p.nblocks = (p.N + BN - 1) / BN;
-    int64_t k16 = p.K / 16, waves = 2 * (int64_t)sms;
-    p.wm = 1;
-    while (p.wm < WARPS && (p.M + 16 * p.wm - 1) / (16 * p.wm) * p.nblocks > waves)
-        p.wm *= 2;
-    p.wk = WARPS / p.wm;
-    p.mblocks = (p.M + 16 * p.wm - 1) / (16 * p.wm);
-    /* so many rows that even full blocks fill the GPU twice: no K split at all */
-    p.direct = p.wm == WARPS && p.mblocks * p.nblocks > waves;
-    if (p.direct) {
-        p.wk = 1;
-        p.splits = 1;
-        return p;
-    }
-    int64_t rows = p.M < 16 * p.wm ? p.M : 16 * p.wm;
-    int64_t want = waves / (p.mblocks * p.nblocks);
-    int64_t most = k16 / p.wk;
-    int64_t cap = REDUCE_BYTES / (rows * BN * 4);
-    p.splits = want;
-    if (p.splits > most)
-        p.splits = most;
-    if (p.splits > cap)
-        p.splits = cap;
-    if (p.splits < 1)
-        p.splits = 1;
-    return p;
-}
+typedef struct frag {
+    LLVMValueRef acc[8][4];
+} frag;
 
 static LLVMValueRef c32(gen *g, int64_t x) { return LLVMConstInt(g->i32, (unsigned long long)x, 1); }
 static LLVMValueRef c64(gen *g, int64_t x) { return LLVMConstInt(g->i64, (unsigned long long)x, 1); }
+static LLVMValueRef add(gen *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildAdd(g->b, a, b, ""); }
+static LLVMValueRef mul(gen *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildMul(g->b, a, b, ""); }
+static LLVMValueRef lt(gen *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildICmp(g->b, LLVMIntSLT, a, b, ""); }
 
 static LLVMValueRef call(gen *g, const char *name, LLVMValueRef *args, int n)
 {
-    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
-    LLVMValueRef fn = LLVMGetIntrinsicDeclaration(g->m, id, NULL, 0);
-    LLVMTypeRef ty = LLVMIntrinsicGetType(g->c, id, NULL, 0);
-    return LLVMBuildCall2(g->b, ty, fn, args, (unsigned)n, "");
+    return nf_emit_intrinsic(g->b, g->m, name, NULL, 0, args, n);
 }
 
 static LLVMValueRef sreg(gen *g, const char *name) { return call(g, name, NULL, 0); }
 static void barrier(gen *g) { call(g, "llvm.nvvm.barrier.cta.sync.aligned.all", (LLVMValueRef[]){c32(g, 0)}, 1); }
 static void fence(gen *g) { call(g, "llvm.nvvm.membar.gl", NULL, 0); }
 
-/* Which k of memory an mma operand slot holds. The products of one k16 step
- * are summed whatever their order, so the step's 16 columns may be permuted,
- * the same way for A and B. Lane t's slots k = 2t, 2t+1 and 2t+8, 2t+9 take
- * memory columns 4t .. 4t+3: one contiguous 8-byte load (16 for f32 weights)
- * fills both of a lane's registers of a row instead of two 4-byte loads. */
-
-/* Row `row` (clamped; zeros when >= rows), columns col .. col+3 of 16-bit
- * elements: lo = the pair for slots 2t, 2t+1; hi = for 2t+8, 2t+9. */
-static void load_quad(gen *g, LLVMValueRef base, int64_t row_stride, LLVMValueRef row, LLVMValueRef col,
-                      LLVMValueRef rows, LLVMValueRef *lo, LLVMValueRef *hi)
+/* shared byte address: base + offset (i64) */
+static LLVMValueRef shared_at(gen *g, LLVMValueRef base, LLVMValueRef offset)
 {
-    LLVMValueRef valid = LLVMBuildICmp(g->b, LLVMIntSLT, row, rows, "");
-    LLVMValueRef safe = LLVMBuildSelect(g->b, valid, row, c64(g, 0), "");
-    LLVMValueRef off = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, safe, c64(g, row_stride), ""), col, "");
-    LLVMValueRef ptr = LLVMBuildGEP2(g->b, LLVMInt16TypeInContext(g->c), base, &off, 1, "");
-    LLVMTypeRef v2 = LLVMVectorType(g->i32, 2);
-    LLVMValueRef v = LLVMBuildLoad2(g->b, v2, ptr, "");
-    LLVMSetAlignment(v, 8);
-    v = LLVMBuildSelect(g->b, valid, v, LLVMConstNull(v2), "");
-    *lo = LLVMBuildExtractElement(g->b, v, c32(g, 0), "");
-    *hi = LLVMBuildExtractElement(g->b, v, c32(g, 1), "");
+    return LLVMBuildGEP2(g->b, g->i8, base, &offset, 1, "");
 }
 
-/* Four f32 weights of row `row` at col .. col+3 as three packed bf16 terms
- * for each of the two slot pairs: lo[t], hi[t] with t = 0 the high parts,
- * 1 the middle, 2 the low. */
-static void split_quad(gen *g, LLVMValueRef row, LLVMValueRef col, LLVMValueRef rows, LLVMValueRef *lo,
-                       LLVMValueRef *hi)
+static LLVMBasicBlockRef if_begin(gen *g, LLVMValueRef cond) { return nf_emit_if_begin(g->b, g->fn, cond); }
+static void if_end(gen *g, LLVMBasicBlockRef join) { nf_emit_if_end(g->b, join); }
+
+/* ---- loading a stage: global -> shared, 16-byte cp.async chunks --------- */
+
+/* Byte offset of 16-byte chunk ch of row `row` in a tile of bf16 rows of bk
+ * elements. Chunks are XOR-swizzled by the row's low three bits, so the
+ * eight rows an ldmatrix phase reads at one logical chunk hit eight
+ * different bank groups. */
+static LLVMValueRef swizzled(gen *g, LLVMValueRef row, LLVMValueRef ch)
 {
-    LLVMValueRef valid = LLVMBuildICmp(g->b, LLVMIntSLT, row, rows, "");
-    LLVMValueRef safe = LLVMBuildSelect(g->b, valid, row, c64(g, 0), "");
-    LLVMValueRef off = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, safe, c64(g, g->b_row_stride), ""), col, "");
-    LLVMTypeRef v4 = LLVMVectorType(g->f32, 4);
-    LLVMValueRef ld = LLVMBuildLoad2(g->b, v4, LLVMBuildGEP2(g->b, g->f32, g->b_base, &off, 1, ""), "");
-    LLVMSetAlignment(ld, 16);
-    ld = LLVMBuildSelect(g->b, valid, ld, LLVMConstNull(v4), "");
-    LLVMValueRef bits[3][4];
-    for (int e = 0; e < 4; e++) {
-        LLVMValueRef rest = LLVMBuildExtractElement(g->b, ld, c32(g, e), "");
+    LLVMValueRef phys = LLVMBuildXor(g->b, ch, LLVMBuildAnd(g->b, row, c64(g, 7), ""), "");
+    return add(g, mul(g, row, c64(g, g->p.bk * 2)), LLVMBuildShl(g->b, phys, c64(g, 4), ""));
+}
+
+static void cp_async(gen *g, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef valid)
+{
+    LLVMValueRef size = LLVMBuildSelect(g->b, valid, c32(g, 16), c32(g, 0), ""); /* 0: zero-fill */
+    call(g, "llvm.nvvm.cp.async.cg.shared.global.16.s", (LLVMValueRef[]){dst, src, size}, 3);
+}
+
+/* Copies rows [row0, row0 + rows) of a row-major operand, columns
+ * [col0, col0 + bk), into the tile at dst. Rows at or past `limit` and
+ * columns at or past K are zero-filled (their source clamped to the base). */
+static void load_tile(gen *g, LLVMValueRef dst, LLVMValueRef base, LLVMTypeRef elem, int64_t elem_bytes,
+                      int64_t row_stride, LLVMValueRef row0, int64_t rows, int64_t limit, LLVMValueRef col0, bool swizzle)
+{
+    int64_t per_chunk = 16 / elem_bytes, chunks_per_row = g->p.bk / per_chunk, total = rows * chunks_per_row;
+    for (int64_t c = 0; c * NF_GEMM_THREADS < total; c++) {
+        LLVMValueRef id = add(g, g->tid, c64(g, c * NF_GEMM_THREADS));
+        LLVMBasicBlockRef join = NULL;
+        if ((c + 1) * NF_GEMM_THREADS > total)
+            join = if_begin(g, lt(g, id, c64(g, total)));
+        LLVMValueRef row = LLVMBuildUDiv(g->b, id, c64(g, chunks_per_row), "");
+        LLVMValueRef ch = LLVMBuildURem(g->b, id, c64(g, chunks_per_row), "");
+        LLVMValueRef grow = add(g, row0, row), col = add(g, col0, mul(g, ch, c64(g, per_chunk)));
+        LLVMValueRef valid = LLVMBuildAnd(g->b, lt(g, grow, c64(g, limit)), lt(g, col, c64(g, g->p.K)), "");
+        LLVMValueRef off = LLVMBuildSelect(g->b, valid, add(g, mul(g, grow, c64(g, row_stride)), col), c64(g, 0), "");
+        LLVMValueRef src = LLVMBuildGEP2(g->b, elem, base, &off, 1, "");
+        LLVMValueRef at = swizzle ? swizzled(g, row, ch) : add(g, mul(g, row, c64(g, g->p.bk * elem_bytes)),
+                                                               LLVMBuildShl(g->b, ch, c64(g, 4), ""));
+        cp_async(g, shared_at(g, dst, at), src, valid);
+        if (join)
+            if_end(g, join);
+    }
+}
+
+/* Issues the copies of stage `stage` (of the whole K) into buffer `buf`. */
+static void load_stage(gen *g, LLVMValueRef stage, LLVMValueRef buf)
+{
+    const nf_gemm_plan *p = &g->p;
+    LLVMValueRef dst = shared_at(g, g->smem, mul(g, buf, c64(g, p->stage_bytes)));
+    LLVMValueRef col0 = mul(g, stage, c64(g, p->bk));
+    load_tile(g, dst, g->a_base, g->i16, 2, g->a_row_stride, g->m_block0, 16 * p->wm, p->M, col0, true);
+    LLVMValueRef bdst = shared_at(g, dst, c64(g, p->a_bytes));
+    if (p->split_b)
+        load_tile(g, bdst, g->b_base, g->f32, 4, g->b_row_stride, g->n0, p->bn_rows, p->N, col0, false);
+    else
+        load_tile(g, bdst, g->b_base, g->i16, 2, g->b_row_stride, g->n0, p->bn_rows, p->N, col0, true);
+}
+
+static void commit(gen *g) { call(g, "llvm.nvvm.cp.async.commit.group", NULL, 0); }
+static void wait_groups(gen *g, int pending) { call(g, "llvm.nvvm.cp.async.wait.group", (LLVMValueRef[]){c32(g, pending)}, 1); }
+
+/* ---- the fp32-weight form: a stage's f32 weights as three bf16 terms ----- */
+
+/* Every thread splits 16-byte chunks (four weights) of the f32 tile at src
+ * into the three swizzled bf16 tiles at conv (hi, mid, lo): w1 = w with its
+ * low 16 bits cleared, w2 the same of w - w1, w3 = w - w1 - w2, which has
+ * at most 8 significant bits, so w = w1 + w2 + w3 exactly (docs/GEMM.md).
+ * Truncating costs an AND where rounding to nearest costs a dozen ops, and
+ * every block splits the weights of its K range again. */
+static void convert_stage(gen *g, LLVMValueRef src, LLVMValueRef conv)
+{
+    const nf_gemm_plan *p = &g->p;
+    int64_t quads_per_row = p->bk / 4, total = p->bn_rows * quads_per_row, term_bytes = (int64_t)p->bn_rows * p->bk * 2;
+    LLVMTypeRef v4 = LLVMVectorType(g->f32, 4), v2 = LLVMVectorType(g->i32, 2);
+    LLVMValueRef high = c32(g, (int64_t)0xffff0000u);
+    for (int64_t c = 0; c * NF_GEMM_THREADS < total; c++) {
+        LLVMValueRef id = add(g, g->tid, c64(g, c * NF_GEMM_THREADS));
+        LLVMBasicBlockRef join = NULL;
+        if ((c + 1) * NF_GEMM_THREADS > total)
+            join = if_begin(g, lt(g, id, c64(g, total)));
+        LLVMValueRef ld = LLVMBuildLoad2(g->b, v4, shared_at(g, src, LLVMBuildShl(g->b, id, c64(g, 4), "")), "");
+        LLVMSetAlignment(ld, 16);
+        LLVMValueRef bits[3][4]; /* the terms' f32 bits; their bf16 is the high half */
+        for (int e = 0; e < 4; e++) {
+            LLVMValueRef rest = LLVMBuildExtractElement(g->b, ld, c32(g, e), "");
+            for (int t = 0; t < 3; t++) {
+                LLVMValueRef rb = LLVMBuildBitCast(g->b, rest, g->i32, "");
+                bits[t][e] = t < 2 ? LLVMBuildAnd(g->b, rb, high, "") : rb;
+                if (t < 2) /* exact: the part is rest's leading bits */
+                    rest = LLVMBuildFSub(g->b, rest, LLVMBuildBitCast(g->b, bits[t][e], g->f32, ""), "");
+            }
+        }
+        LLVMValueRef row = LLVMBuildUDiv(g->b, id, c64(g, quads_per_row), "");
+        LLVMValueRef q = LLVMBuildURem(g->b, id, c64(g, quads_per_row), "");
+        /* four bf16 = half of a 16-byte chunk */
+        LLVMValueRef at = add(g, swizzled(g, row, LLVMBuildLShr(g->b, q, c64(g, 1), "")),
+                              LLVMBuildShl(g->b, LLVMBuildAnd(g->b, q, c64(g, 1), ""), c64(g, 3), ""));
         for (int t = 0; t < 3; t++) {
-            LLVMValueRef part = nf_emit_round(g->b, g->m, rest, NF_BF16);
-            bits[t][e] = LLVMBuildLShr(g->b, LLVMBuildBitCast(g->b, part, g->i32, ""), c32(g, 16), "");
-            rest = LLVMBuildFSub(g->b, rest, part, ""); /* exact: part is rest rounded */
+            LLVMValueRef lo = LLVMBuildOr(g->b, LLVMBuildLShr(g->b, bits[t][0], c32(g, 16), ""), LLVMBuildAnd(g->b, bits[t][1], high, ""), "");
+            LLVMValueRef hi = LLVMBuildOr(g->b, LLVMBuildLShr(g->b, bits[t][2], c32(g, 16), ""), LLVMBuildAnd(g->b, bits[t][3], high, ""), "");
+            LLVMValueRef v = LLVMBuildInsertElement(g->b, LLVMGetUndef(v2), lo, c32(g, 0), "");
+            v = LLVMBuildInsertElement(g->b, v, hi, c32(g, 1), "");
+            LLVMValueRef st = LLVMBuildStore(g->b, v, shared_at(g, conv, add(g, at, c64(g, t * term_bytes))));
+            LLVMSetAlignment(st, 8);
         }
-    }
-    for (int t = 0; t < 3; t++) {
-        lo[t] = LLVMBuildOr(g->b, bits[t][0], LLVMBuildShl(g->b, bits[t][1], c32(g, 16), ""), "");
-        hi[t] = LLVMBuildOr(g->b, bits[t][2], LLVMBuildShl(g->b, bits[t][3], c32(g, 16), ""), "");
+        if (join)
+            if_end(g, join);
     }
 }
 
-typedef struct frag {
-    LLVMValueRef acc[8][4];
-} frag;
+/* ---- computing a stage: ldmatrix + mma ---------------------------------- */
 
-
-/* acc += A[rows m0.., k] B[n0.., k] for one k16 step at column k0 (i64). */
-static void mma_step(gen *g, frag *f, LLVMValueRef m0, LLVMValueRef n0, LLVMValueRef k0, int ntiles)
+static void ldmatrix4(gen *g, LLVMValueRef addr, LLVMValueRef *r)
 {
-    LLVMValueRef grp = LLVMBuildZExt(g->b, LLVMBuildLShr(g->b, g->lane, c32(g, 2), ""), g->i64, "");
-    LLVMValueRef tig4 = LLVMBuildZExt(g->b, LLVMBuildMul(g->b, LLVMBuildAnd(g->b, g->lane, c32(g, 3), ""), c32(g, 4), ""),
-                                      g->i64, "");
-    LLVMValueRef r0 = LLVMBuildAdd(g->b, m0, grp, ""), r1 = LLVMBuildAdd(g->b, r0, c64(g, 8), "");
-    LLVMValueRef col = LLVMBuildAdd(g->b, k0, tig4, "");
-    LLVMValueRef M = c64(g, g->p.M), N = c64(g, g->p.N);
-    LLVMValueRef a[4]; /* a0: row g, slots 2t..; a1: row g+8; a2: row g, slots 2t+8..; a3: row g+8 */
-    load_quad(g, g->a_base, g->a_row_stride, r0, col, M, &a[0], &a[2]);
-    load_quad(g, g->a_base, g->a_row_stride, r1, col, M, &a[1], &a[3]);
-    const char *mma = g->k->a.source->dtype == NF_BF16 ? "llvm.nvvm.mma.m16n8k16.row.col.bf16"
-                                                            : "llvm.nvvm.mma.m16n8k16.row.col.f32.f32"; /* f16 inputs: D and C f32 */
-    for (int j = 0; j < ntiles; j++) {
-        LLVMValueRef n = LLVMBuildAdd(g->b, LLVMBuildAdd(g->b, n0, c64(g, 8 * j), ""), grp, "");
-        LLVMValueRef b0[3], b1[3];
-        int terms = 1;
-        if (g->split_b) {
-            split_quad(g, n, col, N, b0, b1);
-            terms = 3;
-        } else {
-            load_quad(g, g->b_base, g->b_row_stride, n, col, N, &b0[0], &b1[0]);
-        }
-        unsigned id = LLVMLookupIntrinsicID(mma, strlen(mma));
-        LLVMTypeRef fty = LLVMIntrinsicGetType(g->c, id, NULL, 0);
-        LLVMTypeRef pt[10];
-        LLVMGetParamTypes(fty, pt);
-        for (int t = terms - 1; t >= 0; t--) { /* the small terms first */
-            LLVMValueRef args[10];
-            for (int i = 0; i < 4; i++)
-                args[i] = LLVMBuildBitCast(g->b, a[i], pt[i], "");
-            args[4] = LLVMBuildBitCast(g->b, b0[t], pt[4], "");
-            args[5] = LLVMBuildBitCast(g->b, b1[t], pt[5], "");
-            for (int i = 0; i < 4; i++)
-                args[6 + i] = f->acc[j][i];
-            LLVMValueRef d = call(g, mma, args, 10);
-            for (int i = 0; i < 4; i++)
-                f->acc[j][i] = LLVMBuildExtractValue(g->b, d, (unsigned)i, "");
+    LLVMTypeRef ptr = LLVMTypeOf(addr); /* overloaded on the address space */
+    LLVMValueRef v = nf_emit_intrinsic(g->b, g->m, "llvm.nvvm.ldmatrix.sync.aligned.m8n8.x4.b16", &ptr, 1, &addr, 1);
+    for (int i = 0; i < 4; i++)
+        r[i] = LLVMBuildExtractValue(g->b, v, (unsigned)i, "");
+}
+
+static void mma(gen *g, LLVMValueRef *acc, LLVMValueRef *a, LLVMValueRef b0, LLVMValueRef b1)
+{
+    const char *name = g->k->a.source->dtype == NF_F16 ? "llvm.nvvm.mma.m16n8k16.row.col.f32.f32"
+                                                         : "llvm.nvvm.mma.m16n8k16.row.col.bf16";
+    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+    LLVMTypeRef pt[10];
+    LLVMGetParamTypes(LLVMIntrinsicGetType(g->c, id, NULL, 0), pt);
+    LLVMValueRef args[10];
+    for (int i = 0; i < 4; i++)
+        args[i] = LLVMBuildBitCast(g->b, a[i], pt[i], "");
+    args[4] = LLVMBuildBitCast(g->b, b0, pt[4], "");
+    args[5] = LLVMBuildBitCast(g->b, b1, pt[5], "");
+    for (int i = 0; i < 4; i++)
+        args[6 + i] = acc[i];
+    LLVMValueRef d = call(g, name, args, 10);
+    for (int i = 0; i < 4; i++)
+        acc[i] = LLVMBuildExtractValue(g->b, d, (unsigned)i, "");
+}
+
+/* acc += this warp's k16 steps of the stage whose A tile is at a_tile and
+ * whose bf16 B tiles (one, or three terms) start at b_tile. */
+static void compute_stage(gen *g, frag *f, LLVMValueRef a_tile, LLVMValueRef b_tile)
+{
+    const nf_gemm_plan *p = &g->p;
+    int terms = p->split_b ? 3 : 1, steps = p->bk / 16 / p->wk;
+    int64_t term_bytes = (int64_t)p->bn_rows * p->bk * 2;
+    LLVMValueRef lane = LLVMBuildZExt(g->b, g->lane, g->i64, "");
+    LLVMValueRef lo16 = LLVMBuildAnd(g->b, lane, c64(g, 15), ""), hi1 = LLVMBuildLShr(g->b, lane, c64(g, 4), "");
+    LLVMValueRef lo8 = LLVMBuildAnd(g->b, lane, c64(g, 7), "");
+    LLVMValueRef bit3 = LLVMBuildAnd(g->b, LLVMBuildLShr(g->b, lane, c64(g, 3), ""), c64(g, 1), "");
+    for (int j = 0; j < steps; j++) {
+        LLVMValueRef kstep = add(g, g->wki, c64(g, (int64_t)j * p->wk));
+        /* A: lanes 0-15 address rows 0-15 at k 0-7, lanes 16-31 the same rows at k 8-15:
+         * the four matrices are the fragment's a0..a3 */
+        LLVMValueRef arow = add(g, mul(g, g->wmi, c64(g, 16)), lo16);
+        LLVMValueRef a[4];
+        ldmatrix4(g, shared_at(g, a_tile, swizzled(g, arow, add(g, mul(g, kstep, c64(g, 2)), hi1))), a);
+        for (int pair = 0; pair < g->ntiles / 2; pair++) {
+            /* B (W rows = n): lanes 0-7 tile 2p at k 0-7, 8-15 tile 2p at k 8-15,
+             * 16-23 and 24-31 the same for tile 2p + 1 */
+            LLVMValueRef n = add(g, c64(g, 16 * pair), add(g, LLVMBuildShl(g->b, hi1, c64(g, 3), ""), lo8));
+            LLVMValueRef at = swizzled(g, n, add(g, mul(g, kstep, c64(g, 2)), bit3));
+            for (int t = terms - 1; t >= 0; t--) { /* the small terms first */
+                LLVMValueRef bfr[4];
+                ldmatrix4(g, shared_at(g, b_tile, add(g, at, c64(g, t * term_bytes))), bfr);
+                mma(g, f->acc[2 * pair], a, bfr[0], bfr[1]);
+                mma(g, f->acc[2 * pair + 1], a, bfr[2], bfr[3]);
+            }
         }
     }
 }
 
-/* Stores every output at element (m, n) of the GEMM, the accumulator given. */
+/* ---- the pipeline over the block's stages -------------------------------- */
+
+static void set_zero(gen *g, frag *f)
+{
+    for (int j = 0; j < 8; j++)
+        for (int i = 0; i < 4; i++)
+            f->acc[j][i] = LLVMConstReal(g->f32, 0.0);
+}
+
+/* Stages [first, last) of K: NS - 1 in flight before the first compute;
+ * at step it, wait for stage it, then refill the buffer that step it - 1
+ * read (every warp is past it: the barrier) with stage it + NS - 1. */
+static void pipeline(gen *g, frag *f, LLVMValueRef first, LLVMValueRef last)
+{
+    const nf_gemm_plan *p = &g->p;
+    int ns = p->stages;
+    LLVMValueRef count = LLVMBuildSub(g->b, last, first, "");
+    for (int s = 0; s < ns - 1; s++) {
+        LLVMBasicBlockRef join = if_begin(g, lt(g, c64(g, s), count));
+        load_stage(g, add(g, first, c64(g, s)), c64(g, s));
+        if_end(g, join);
+        commit(g);
+    }
+    LLVMBasicBlockRef pre = LLVMGetInsertBlock(g->b);
+    LLVMBasicBlockRef head = LLVMAppendBasicBlockInContext(g->c, g->fn, "stage");
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(g->c, g->fn, "stage_body");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(g->c, g->fn, "stages_done");
+    LLVMBuildBr(g->b, head);
+    LLVMPositionBuilderAtEnd(g->b, head);
+    LLVMValueRef it = LLVMBuildPhi(g->b, g->i64, "it");
+    LLVMValueRef zero = c64(g, 0);
+    LLVMAddIncoming(it, &zero, &pre, 1);
+    LLVMValueRef phis[8][4];
+    for (int j = 0; j < g->ntiles; j++)
+        for (int i = 0; i < 4; i++) {
+            phis[j][i] = LLVMBuildPhi(g->b, g->f32, "");
+            LLVMAddIncoming(phis[j][i], &f->acc[j][i], &pre, 1);
+            f->acc[j][i] = phis[j][i];
+        }
+    LLVMBuildCondBr(g->b, lt(g, it, count), body, done);
+    LLVMPositionBuilderAtEnd(g->b, body);
+    wait_groups(g, ns - 2);
+    barrier(g);
+    LLVMValueRef next = add(g, it, c64(g, ns - 1));
+    LLVMBasicBlockRef join = if_begin(g, lt(g, next, count));
+    load_stage(g, add(g, first, next), LLVMBuildURem(g->b, next, c64(g, ns), ""));
+    if_end(g, join);
+    commit(g);
+    LLVMValueRef a_tile = shared_at(g, g->smem, mul(g, LLVMBuildURem(g->b, it, c64(g, ns), ""), c64(g, p->stage_bytes)));
+    LLVMValueRef b_tile = shared_at(g, a_tile, c64(g, p->a_bytes));
+    if (p->split_b) {
+        LLVMValueRef conv = shared_at(g, g->smem, c64(g, ns * p->stage_bytes));
+        convert_stage(g, b_tile, conv);
+        barrier(g);
+        b_tile = conv;
+    }
+    /* For an f32 result, a fresh tensor-core accumulator per stage, added
+     * into the running sum with IEEE adds: the mma's own f32 accumulation
+     * may not round to nearest, and its error would grow with K. A result
+     * rounded to bf16 or f16 does not need it. */
+    frag group = *f;
+    if (g->flush)
+        set_zero(g, &group);
+    compute_stage(g, &group, a_tile, b_tile);
+    for (int j = 0; j < g->ntiles; j++)
+        for (int i = 0; i < 4; i++)
+            f->acc[j][i] = g->flush ? LLVMBuildFAdd(g->b, f->acc[j][i], group.acc[j][i], "") : group.acc[j][i];
+    LLVMValueRef it_next = add(g, it, c64(g, 1));
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(g->b);
+    LLVMAddIncoming(it, &it_next, &latch, 1);
+    for (int j = 0; j < g->ntiles; j++)
+        for (int i = 0; i < 4; i++)
+            LLVMAddIncoming(phis[j][i], &f->acc[j][i], &latch, 1);
+    LLVMBuildBr(g->b, head);
+    LLVMPositionBuilderAtEnd(g->b, done);
+    for (int j = 0; j < g->ntiles; j++)
+        for (int i = 0; i < 4; i++)
+            f->acc[j][i] = phis[j][i];
+    call(g, "llvm.nvvm.cp.async.wait.all", NULL, 0);
+    barrier(g); /* the stages' memory may now be reused */
+}
+
+/* ---- epilogues ------------------------------------------------------------ */
+
+/* Stores every output at element (m, n) of the GEMM when both are in range. */
 static void epilogue_at(gen *g, LLVMValueRef m, LLVMValueRef n, LLVMValueRef acc)
 {
+    LLVMValueRef ok = LLVMBuildAnd(g->b, lt(g, m, c64(g, g->p.M)), lt(g, n, c64(g, g->p.N)), "");
+    LLVMBasicBlockRef join = if_begin(g, ok);
     nf_body_set_accumulator(g->body, g->k->gemm, acc);
-    nf_body_store_outputs_flat(g->body, LLVMBuildAdd(g->b, LLVMBuildMul(g->b, m, c64(g, g->p.N), ""), n, ""));
+    nf_body_store_outputs_flat(g->body, add(g, mul(g, m, c64(g, g->p.N)), n));
+    if_end(g, join);
 }
 
-/* if (cond) { ...then... }: returns the join block; the builder is left in then. */
-static LLVMBasicBlockRef if_begin(gen *g, LLVMValueRef cond)
+/* Accumulator element i of n8 tile j: row grp (+8 for i >= 2), column 2 tig + (i & 1). */
+static void fragment_coords(gen *g, int j, int i, LLVMValueRef *row, LLVMValueRef *col)
 {
-    LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(g->c, g->fn, "then");
-    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(g->c, g->fn, "join");
-    LLVMBuildCondBr(g->b, cond, then, join);
-    LLVMPositionBuilderAtEnd(g->b, then);
-    return join;
+    LLVMValueRef grp = LLVMBuildZExt(g->b, LLVMBuildLShr(g->b, g->lane, c32(g, 2), ""), g->i64, "");
+    LLVMValueRef tig2 = LLVMBuildZExt(g->b, LLVMBuildShl(g->b, LLVMBuildAnd(g->b, g->lane, c32(g, 3), ""), c32(g, 1), ""),
+                                      g->i64, "");
+    *row = add(g, grp, c64(g, i >= 2 ? 8 : 0));
+    *col = add(g, tig2, c64(g, 8 * j + (i & 1)));
 }
 
-static void if_end(gen *g, LLVMBasicBlockRef join)
+static void emit_direct(gen *g, frag *f)
 {
-    LLVMBuildBr(g->b, join);
-    LLVMPositionBuilderAtEnd(g->b, join);
-}
-
-/* The k loop: steps first, first + stride, ... < last, UNROLL at a time
- * (loads of several steps in flight), then the remainder one by one. */
-static void k_loop(gen *g, frag *f, LLVMValueRef m0, LLVMValueRef n0, LLVMValueRef first, LLVMValueRef last,
-                   int64_t stride, int ntiles)
-{
-    for (int pass = 0; pass < 2; pass++) {
-        /* the flush's second accumulator set leaves registers for fewer loads in flight */
-        int64_t per = pass == 0 ? (g->flush ? UNROLL / 2 : UNROLL) : 1;
-        LLVMBasicBlockRef pre = LLVMGetInsertBlock(g->b);
-        LLVMBasicBlockRef head = LLVMAppendBasicBlockInContext(g->c, g->fn, "ks");
-        LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(g->c, g->fn, "kbody");
-        LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(g->c, g->fn, "kdone");
-        LLVMBuildBr(g->b, head);
-        LLVMPositionBuilderAtEnd(g->b, head);
-        LLVMValueRef step = LLVMBuildPhi(g->b, g->i64, "step");
-        LLVMAddIncoming(step, &first, &pre, 1);
-        LLVMValueRef phis[8][4];
-        for (int j = 0; j < ntiles; j++)
-            for (int i = 0; i < 4; i++) {
-                phis[j][i] = LLVMBuildPhi(g->b, g->f32, "");
-                LLVMAddIncoming(phis[j][i], &f->acc[j][i], &pre, 1);
-                f->acc[j][i] = phis[j][i];
-            }
-        /* all `per` steps fit: step + (per - 1) * stride < last */
-        LLVMValueRef end = LLVMBuildAdd(g->b, step, c64(g, (per - 1) * stride), "");
-        LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, end, last, ""), body, done);
-        LLVMPositionBuilderAtEnd(g->b, body);
-        /* For an f32 result, a fresh tensor-core accumulator per group of
-         * steps, added into the running sum with IEEE adds: the mma's own f32
-         * accumulation may not round to nearest, and its error would grow
-         * with K. A result rounded to bf16 or f16 does not need it. */
-        frag group = *f;
-        if (g->flush)
-            for (int j = 0; j < ntiles; j++)
-                for (int i = 0; i < 4; i++)
-                    group.acc[j][i] = LLVMConstReal(g->f32, 0.0);
-        for (int u = 0; u < per; u++) {
-            LLVMValueRef st = LLVMBuildAdd(g->b, step, c64(g, u * stride), "");
-            mma_step(g, &group, m0, n0, LLVMBuildMul(g->b, st, c64(g, 16), ""), ntiles);
+    LLVMValueRef m0 = add(g, g->m_block0, mul(g, g->wmi, c64(g, 16)));
+    for (int j = 0; j < g->ntiles; j++)
+        for (int i = 0; i < 4; i++) {
+            LLVMValueRef r, c;
+            fragment_coords(g, j, i, &r, &c);
+            epilogue_at(g, add(g, m0, r), add(g, g->n0, c), f->acc[j][i]);
         }
-        for (int j = 0; j < ntiles; j++)
-            for (int i = 0; i < 4; i++)
-                f->acc[j][i] = g->flush ? LLVMBuildFAdd(g->b, f->acc[j][i], group.acc[j][i], "") : group.acc[j][i];
-        LLVMValueRef next = LLVMBuildAdd(g->b, step, c64(g, per * stride), "");
-        LLVMBasicBlockRef latch = LLVMGetInsertBlock(g->b);
-        LLVMAddIncoming(step, &next, &latch, 1);
-        for (int j = 0; j < ntiles; j++)
-            for (int i = 0; i < 4; i++)
-                LLVMAddIncoming(phis[j][i], &f->acc[j][i], &latch, 1);
-        LLVMBuildBr(g->b, head);
-        LLVMPositionBuilderAtEnd(g->b, done);
-        for (int j = 0; j < ntiles; j++)
-            for (int i = 0; i < 4; i++)
-                f->acc[j][i] = phis[j][i];
-        first = step;
-    }
 }
 
-static LLVMValueRef shared_array(gen *g, const char *name, LLVMTypeRef elem, unsigned n)
-{
-    LLVMTypeRef at = LLVMArrayType2(elem, n);
-    LLVMValueRef gv = LLVMAddGlobalInAddressSpace(g->m, at, name, ADDR_SHARED);
-    LLVMSetInitializer(gv, LLVMGetUndef(at));
-    LLVMSetLinkage(gv, LLVMInternalLinkage);
-    LLVMSetAlignment(gv, 16);
-    return gv;
-}
-
-static LLVMValueRef gep(gen *g, LLVMTypeRef t, LLVMValueRef base, LLVMValueRef index)
-{
-    return LLVMBuildGEP2(g->b, t, base, &index, 1, "");
-}
-
-/* for (e = tid; e < n; e += 128) { body(e) }: returns e; call loop_close after. */
+/* for (e = tid; e < n; e += threads) { ... }; loop_close after the body. */
 typedef struct simple_loop {
     LLVMValueRef e;
     LLVMBasicBlockRef head, done;
 } simple_loop;
 
-static simple_loop loop_open(gen *g, LLVMValueRef start, int64_t n, int64_t step)
+static simple_loop loop_open(gen *g, int64_t n)
 {
     simple_loop l;
     LLVMBasicBlockRef pre = LLVMGetInsertBlock(g->b);
@@ -350,171 +367,147 @@ static simple_loop loop_open(gen *g, LLVMValueRef start, int64_t n, int64_t step
     LLVMBuildBr(g->b, l.head);
     LLVMPositionBuilderAtEnd(g->b, l.head);
     l.e = LLVMBuildPhi(g->b, g->i64, "e");
-    LLVMAddIncoming(l.e, &start, &pre, 1);
-    LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, l.e, c64(g, n), ""), body, l.done);
+    LLVMAddIncoming(l.e, &g->tid, &pre, 1);
+    LLVMBuildCondBr(g->b, lt(g, l.e, c64(g, n)), body, l.done);
     LLVMPositionBuilderAtEnd(g->b, body);
-    (void)step;
     return l;
 }
 
-static void loop_close(gen *g, simple_loop *l, int64_t step)
+static void loop_close(gen *g, simple_loop *l)
 {
-    LLVMValueRef next = LLVMBuildAdd(g->b, l->e, c64(g, step), "");
+    LLVMValueRef next = add(g, l->e, c64(g, NF_GEMM_THREADS));
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(g->b);
     LLVMAddIncoming(l->e, &next, &latch, 1);
     LLVMBuildBr(g->b, l->head);
     LLVMPositionBuilderAtEnd(g->b, l->done);
 }
 
-static void emit_direct(gen *g, frag *f, LLVMValueRef m0, LLVMValueRef n0, int ntiles)
+static LLVMValueRef f32_at(gen *g, LLVMValueRef base, LLVMValueRef index)
 {
-    k_loop(g, f, m0, n0, c64(g, 0), c64(g, g->p.K / 16), 1, ntiles);
-    LLVMValueRef grp = LLVMBuildZExt(g->b, LLVMBuildLShr(g->b, g->lane, c32(g, 2), ""), g->i64, "");
-    LLVMValueRef tig2 = LLVMBuildZExt(g->b, LLVMBuildMul(g->b, LLVMBuildAnd(g->b, g->lane, c32(g, 3), ""), c32(g, 2), ""),
-                                      g->i64, "");
-    for (int j = 0; j < ntiles; j++)
-        for (int i = 0; i < 4; i++) {
-            LLVMValueRef m = LLVMBuildAdd(g->b, LLVMBuildAdd(g->b, m0, grp, ""), c64(g, i >= 2 ? 8 : 0), "");
-            LLVMValueRef n = LLVMBuildAdd(g->b, LLVMBuildAdd(g->b, n0, c64(g, 8 * j + (i & 1)), ""), tig2, "");
-            LLVMBasicBlockRef join = if_begin(g, LLVMBuildICmp(g->b, LLVMIntSLT, m, c64(g, g->p.M), ""));
-            epilogue_at(g, m, n, f->acc[j][i]);
-            if_end(g, join);
-        }
+    return LLVMBuildGEP2(g->b, g->f32, base, &index, 1, "");
 }
 
-static void emit_reduce(gen *g, frag *f, LLVMValueRef mblock, LLVMValueRef n0, LLVMValueRef split, int ntiles,
+/* The block's tile summed over its wk warps (shared memory, fixed order),
+ * then, without split-K, the epilogue; with it, the partial to the
+ * workspace and the last block of the tile sums the splits. */
+static void emit_reduce(gen *g, frag *f, LLVMValueRef mblock, LLVMValueRef nblock, LLVMValueRef split,
                         LLVMValueRef scratch)
 {
-    plan_tc *p = &g->p;
-    LLVMValueRef wm = LLVMBuildURem(g->b, g->warp, c32(g, p->wm), "");
-    LLVMValueRef wk = LLVMBuildUDiv(g->b, g->warp, c32(g, p->wm), "");
-    LLVMValueRef rows0 = LLVMBuildMul(g->b, mblock, c64(g, 16 * p->wm), "");
-    LLVMValueRef m0 = LLVMBuildAdd(g->b, rows0, LLVMBuildMul(g->b, LLVMBuildZExt(g->b, wm, g->i64, ""), c64(g, 16), ""), "");
-    int64_t k16 = p->K / 16;
-    LLVMValueRef kb = LLVMBuildSDiv(g->b, LLVMBuildMul(g->b, split, c64(g, k16), ""), c64(g, p->splits), "");
-    LLVMValueRef ke = LLVMBuildSDiv(g->b, LLVMBuildMul(g->b, LLVMBuildAdd(g->b, split, c64(g, 1), ""), c64(g, k16), ""),
-                                    c64(g, p->splits), "");
-    k_loop(g, f, m0, n0, LLVMBuildAdd(g->b, kb, LLVMBuildZExt(g->b, wk, g->i64, ""), ""), ke, p->wk, ntiles);
-
-    /* warp partials to shared memory: sm[warp][row 0..15][n 0..BN) */
-    LLVMValueRef sm = shared_array(g, "nf_partials", g->f32, WARPS * 16 * BN);
-    LLVMValueRef flag = shared_array(g, "nf_last", g->i32, 1);
-    LLVMValueRef grp = LLVMBuildZExt(g->b, LLVMBuildLShr(g->b, g->lane, c32(g, 2), ""), g->i64, "");
-    LLVMValueRef tig2 = LLVMBuildZExt(g->b, LLVMBuildMul(g->b, LLVMBuildAnd(g->b, g->lane, c32(g, 3), ""), c32(g, 2), ""),
-                                      g->i64, "");
-    LLVMValueRef wbase = LLVMBuildMul(g->b, LLVMBuildZExt(g->b, g->warp, g->i64, ""), c64(g, 16 * BN), "");
-    for (int j = 0; j < ntiles; j++)
+    const nf_gemm_plan *p = &g->p;
+    /* warp partials: sm[warp][row 0..15][n 0..BN) in the stages' memory */
+    LLVMValueRef sm = g->smem;
+    LLVMValueRef wbase = mul(g, LLVMBuildZExt(g->b, g->warp, g->i64, ""), c64(g, 16 * BN));
+    for (int j = 0; j < g->ntiles; j++)
         for (int i = 0; i < 4; i++) {
-            LLVMValueRef r = LLVMBuildAdd(g->b, grp, c64(g, i >= 2 ? 8 : 0), "");
-            LLVMValueRef n = LLVMBuildAdd(g->b, tig2, c64(g, 8 * j + (i & 1)), "");
-            LLVMValueRef at = LLVMBuildAdd(g->b, wbase, LLVMBuildAdd(g->b, LLVMBuildMul(g->b, r, c64(g, BN), ""), n, ""), "");
-            LLVMBuildStore(g->b, f->acc[j][i], gep(g, g->f32, sm, at));
+            LLVMValueRef r, c;
+            fragment_coords(g, j, i, &r, &c);
+            LLVMBuildStore(g->b, f->acc[j][i], f32_at(g, sm, add(g, wbase, add(g, mul(g, r, c64(g, BN)), c))));
         }
     barrier(g);
 
-    int64_t tile = 16 * p->wm * BN, width = 8 * ntiles;
-    LLVMValueRef tid = LLVMBuildZExt(g->b, sreg(g, "llvm.nvvm.read.ptx.sreg.tid.x"), g->i64, "");
-    LLVMValueRef nblock = LLVMBuildUDiv(g->b, n0, c64(g, BN), "");
-    LLVMValueRef tile_id = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, mblock, c64(g, p->nblocks), ""), nblock, "");
+    int64_t tile = 16 * p->wm * BN, width = 8 * g->ntiles;
+    LLVMValueRef tile_id = add(g, mul(g, mblock, c64(g, p->nblocks)), nblock);
     /* workspace: [split][tile][16 * wm * BN] floats, then one counter per tile */
-    LLVMValueRef ws_tile = LLVMBuildMul(g->b, LLVMBuildAdd(g->b, LLVMBuildMul(g->b, split, c64(g, p->mblocks * p->nblocks), ""), tile_id, ""),
-                                        c64(g, tile), "");
-    simple_loop l = loop_open(g, tid, tile, WARPS * 32);
+    LLVMValueRef ws_tile = mul(g, add(g, mul(g, split, c64(g, p->mblocks * p->nblocks)), tile_id), c64(g, tile));
+    simple_loop l = loop_open(g, tile);
     {
         LLVMValueRef r = LLVMBuildUDiv(g->b, l.e, c64(g, BN), ""), n = LLVMBuildURem(g->b, l.e, c64(g, BN), "");
         LLVMValueRef rw = LLVMBuildUDiv(g->b, r, c64(g, 16), ""), rr = LLVMBuildURem(g->b, r, c64(g, 16), "");
         LLVMValueRef sum = NULL;
         for (int w = 0; w < p->wk; w++) { /* fixed order: deterministic */
-            LLVMValueRef warp = LLVMBuildAdd(g->b, rw, c64(g, w * p->wm), "");
-            LLVMValueRef at = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, warp, c64(g, 16 * BN), ""),
-                                           LLVMBuildAdd(g->b, LLVMBuildMul(g->b, rr, c64(g, BN), ""), n, ""), "");
-            LLVMValueRef v = LLVMBuildLoad2(g->b, g->f32, gep(g, g->f32, sm, at), "");
+            LLVMValueRef warp = add(g, rw, c64(g, (int64_t)w * p->wm));
+            LLVMValueRef at = add(g, mul(g, warp, c64(g, 16 * BN)), add(g, mul(g, rr, c64(g, BN)), n));
+            LLVMValueRef v = LLVMBuildLoad2(g->b, g->f32, f32_at(g, sm, at), "");
             sum = sum ? LLVMBuildFAdd(g->b, sum, v, "") : v;
         }
-        LLVMValueRef m = LLVMBuildAdd(g->b, rows0, r, "");
-        LLVMValueRef ok = LLVMBuildAnd(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, m, c64(g, p->M), ""),
-                                       LLVMBuildICmp(g->b, LLVMIntSLT, n, c64(g, width), ""), "");
-        LLVMBasicBlockRef join = if_begin(g, ok);
-        if (p->splits == 1) {
-            epilogue_at(g, m, LLVMBuildAdd(g->b, n0, n, ""), sum);
-        } else {
-            LLVMBuildStore(g->b, sum, gep(g, g->f32, scratch, LLVMBuildAdd(g->b, ws_tile, l.e, "")));
-        }
+        LLVMBasicBlockRef join = if_begin(g, lt(g, n, c64(g, width)));
+        if (p->splits == 1)
+            epilogue_at(g, add(g, g->m_block0, r), add(g, g->n0, n), sum);
+        else
+            LLVMBuildStore(g->b, sum, f32_at(g, scratch, add(g, ws_tile, l.e)));
         if_end(g, join);
     }
-    loop_close(g, &l, WARPS * 32);
+    loop_close(g, &l);
     if (p->splits == 1)
         return;
 
     /* the last block of this tile to finish sums the splits */
+    LLVMValueRef flag = LLVMGetNamedGlobal(g->m, "nf_gemm_last");
+    if (!flag) {
+        flag = LLVMAddGlobalInAddressSpace(g->m, g->i32, "nf_gemm_last", ADDR_SHARED);
+        LLVMSetInitializer(flag, LLVMGetUndef(g->i32));
+        LLVMSetLinkage(flag, LLVMInternalLinkage);
+    }
     fence(g);
     barrier(g);
-    LLVMValueRef counters = gep(g, g->f32, scratch, c64(g, p->splits * p->mblocks * p->nblocks * tile));
-    LLVMValueRef counter = gep(g, g->i32, counters, tile_id);
-    LLVMBasicBlockRef join0 = if_begin(g, LLVMBuildICmp(g->b, LLVMIntEQ, tid, c64(g, 0), ""));
+    LLVMValueRef counter = LLVMBuildGEP2(g->b, g->i32, f32_at(g, scratch, c64(g, p->splits * p->mblocks * p->nblocks * tile)),
+                                         &tile_id, 1, "");
+    LLVMBasicBlockRef join0 = if_begin(g, LLVMBuildICmp(g->b, LLVMIntEQ, g->tid, c64(g, 0), ""));
     LLVMValueRef old = LLVMBuildAtomicRMW(g->b, LLVMAtomicRMWBinOpAdd, counter, c32(g, 1),
                                           LLVMAtomicOrderingAcquireRelease, 0);
     LLVMBuildStore(g->b, LLVMBuildZExt(g->b, LLVMBuildICmp(g->b, LLVMIntEQ, old, c32(g, (int)p->splits - 1), ""), g->i32, ""),
-                   LLVMBuildGEP2(g->b, g->i32, flag, (LLVMValueRef[]){c64(g, 0)}, 1, ""));
+                   flag);
     if_end(g, join0);
     barrier(g);
-    LLVMValueRef last = LLVMBuildLoad2(g->b, g->i32, LLVMBuildGEP2(g->b, g->i32, flag, (LLVMValueRef[]){c64(g, 0)}, 1, ""), "");
+    LLVMValueRef last = LLVMBuildLoad2(g->b, g->i32, flag, "");
     LLVMBasicBlockRef join1 = if_begin(g, LLVMBuildICmp(g->b, LLVMIntNE, last, c32(g, 0), ""));
     fence(g);
-    simple_loop l2 = loop_open(g, tid, tile, WARPS * 32);
+    simple_loop l2 = loop_open(g, tile);
     {
         LLVMValueRef r = LLVMBuildUDiv(g->b, l2.e, c64(g, BN), ""), n = LLVMBuildURem(g->b, l2.e, c64(g, BN), "");
-        LLVMValueRef m = LLVMBuildAdd(g->b, rows0, r, "");
-        LLVMValueRef ok = LLVMBuildAnd(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, m, c64(g, p->M), ""),
-                                       LLVMBuildICmp(g->b, LLVMIntSLT, n, c64(g, width), ""), "");
-        LLVMBasicBlockRef join = if_begin(g, ok);
+        LLVMBasicBlockRef join = if_begin(g, LLVMBuildAnd(g->b, lt(g, add(g, g->m_block0, r), c64(g, p->M)),
+                                                          lt(g, n, c64(g, width)), ""));
         LLVMValueRef sum = NULL;
         for (int64_t sp = 0; sp < p->splits; sp++) {
-            LLVMValueRef at = LLVMBuildAdd(
-                g->b, LLVMBuildMul(g->b, LLVMBuildAdd(g->b, c64(g, sp * p->mblocks * p->nblocks), tile_id, ""), c64(g, tile), ""),
-                l2.e, "");
-            /* written by other blocks before their fence and the counter; this SM
-             * has never cached these lines in this launch, so a plain load sees them */
-            LLVMValueRef v = LLVMBuildLoad2(g->b, g->f32, gep(g, g->f32, scratch, at), "");
+            LLVMValueRef at = add(g, mul(g, add(g, c64(g, sp * p->mblocks * p->nblocks), tile_id), c64(g, tile)), l2.e);
+            /* written by other blocks before their fence and the counter: a
+             * volatile load goes to L2, never to a stale line of this SM's L1 */
+            LLVMValueRef v = LLVMBuildLoad2(g->b, g->f32, f32_at(g, scratch, at), "");
+            LLVMSetVolatile(v, 1);
             sum = sum ? LLVMBuildFAdd(g->b, sum, v, "") : v;
         }
-        epilogue_at(g, m, LLVMBuildAdd(g->b, n0, n, ""), sum);
+        epilogue_at(g, add(g, g->m_block0, r), add(g, g->n0, n), sum);
         if_end(g, join);
     }
-    loop_close(g, &l2, WARPS * 32);
-    LLVMBasicBlockRef join2 = if_begin(g, LLVMBuildICmp(g->b, LLVMIntEQ, tid, c64(g, 0), ""));
+    loop_close(g, &l2);
+    LLVMBasicBlockRef join2 = if_begin(g, LLVMBuildICmp(g->b, LLVMIntEQ, g->tid, c64(g, 0), ""));
     LLVMValueRef reset = LLVMBuildStore(g->b, c32(g, 0), counter); /* ready for the next launch */
     LLVMSetVolatile(reset, 1);
     if_end(g, join2);
     if_end(g, join1);
 }
 
-void nf_nvptx_gemm_launch(const nf_fused_kernel *k, const nf_slots *s, int sms, nf_launch *l)
+/* The block's dynamic shared memory (one symbol for every kernel of the module). */
+static LLVMValueRef dynamic_shared(gen *g)
 {
-    plan_tc p = choose(k, s, sms);
-    memset(l, 0, sizeof *l);
-    l->grid[0] = (unsigned)p.mblocks;
-    l->grid[1] = (unsigned)p.nblocks;
-    l->grid[2] = (unsigned)p.splits;
-    l->block[0] = WARPS * 32;
-    l->block[1] = l->block[2] = 1;
-    if (p.splits > 1) {
-        int64_t tile = 16 * p.wm * BN;
-        l->scratch_bytes = (size_t)(p.splits * p.mblocks * p.nblocks * tile) * 4 + (size_t)(p.mblocks * p.nblocks) * 4;
+    LLVMValueRef gv = LLVMGetNamedGlobal(g->m, "nf_smem");
+    if (!gv) {
+        gv = LLVMAddGlobalInAddressSpace(g->m, LLVMArrayType2(g->i8, 0), "nf_smem", ADDR_SHARED);
+        LLVMSetLinkage(gv, LLVMExternalLinkage);
+        LLVMSetAlignment(gv, 16);
     }
+    return gv;
 }
 
 nf_status nf_nvptx_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan *pl, int index, const nf_slots *s,
                              int sms, nf_error *err)
 {
-    (void)t;
     const nf_fused_kernel *k = &pl->kernels[index];
-    gen g = {.c = LLVMGetModuleContext(m), .m = m, .k = k, .s = s};
+    gen g = {.c = LLVMGetModuleContext(m), .m = m, .k = k};
+    g.i8 = LLVMInt8TypeInContext(g.c);
+    g.i16 = LLVMInt16TypeInContext(g.c);
     g.i32 = LLVMInt32TypeInContext(g.c);
     g.i64 = LLVMInt64TypeInContext(g.c);
     g.f32 = LLVMFloatTypeInContext(g.c);
-    g.gptr = LLVMPointerTypeInContext(g.c, ADDR_GLOBAL);
-    g.p = choose(k, s, sms);
+    g.p = nf_gemm_choose(k, s, sms);
+    g.ntiles = g.p.bn_rows / 8;
+    char note[256]; /* the tiling, for readers of the PTX */
+    snprintf(note, sizeof note,
+             "// nf_k%d: gemm %lldx%lldx%lld, blocks %lld x %lld x %lld (split-K), warps %d x %d, %d-column stages x %d, "
+             "%lld bytes of shared memory\n",
+             index, (long long)g.p.M, (long long)g.p.N, (long long)g.p.K, (long long)g.p.mblocks, (long long)g.p.nblocks,
+             (long long)g.p.splits, g.p.wm, g.p.wk, g.p.bk, g.p.stages, (long long)g.p.smem_bytes);
+    LLVMAppendModuleInlineAsm(m, note, strlen(note));
     LLVMValueRef fn = nf_gpu_kernel_function(t, m, index, s, err);
     if (!fn)
         return err ? err->status : NF_ERR_NOMEM;
@@ -535,32 +528,34 @@ nf_status nf_nvptx_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan 
     }
     const nf_value *a = k->a.source, *b = k->b.source;
     const nf_layout *la = nf_slots_layout(s, a), *lb = nf_slots_layout(s, b);
-    g.split_b = splits_b(k);
     g.flush = k->gemm->dtype == NF_F32 || pl->keep_fp32;
-    LLVMTypeRef b_elem = g.split_b ? g.f32 : LLVMInt16TypeInContext(g.c);
-    g.a_base = LLVMBuildGEP2(g.b, LLVMInt16TypeInContext(g.c), ptrs[s->first_slot[a->id]], (LLVMValueRef[]){c64(&g, la->offset)}, 1, "");
-    g.b_base = LLVMBuildGEP2(g.b, b_elem, ptrs[s->first_slot[b->id]], (LLVMValueRef[]){c64(&g, lb->offset)}, 1, "");
+    g.a_base = LLVMBuildGEP2(g.b, g.i16, ptrs[s->first_slot[a->id]], (LLVMValueRef[]){c64(&g, la->offset)}, 1, "");
+    g.b_base = LLVMBuildGEP2(g.b, g.p.split_b ? g.f32 : g.i16, ptrs[s->first_slot[b->id]],
+                             (LLVMValueRef[]){c64(&g, lb->offset)}, 1, "");
     g.a_row_stride = la->rank >= 2 ? la->strides[la->rank - 2] : 0;
     g.b_row_stride = lb->strides[0];
+    g.smem = dynamic_shared(&g);
     LLVMValueRef tid = sreg(&g, "llvm.nvvm.read.ptx.sreg.tid.x");
+    g.tid = LLVMBuildZExt(g.b, tid, g.i64, "");
     g.lane = LLVMBuildAnd(g.b, tid, c32(&g, 31), "");
     g.warp = LLVMBuildLShr(g.b, tid, c32(&g, 5), "");
+    g.wmi = LLVMBuildZExt(g.b, LLVMBuildURem(g.b, g.warp, c32(&g, g.p.wm), ""), g.i64, "");
+    g.wki = LLVMBuildZExt(g.b, LLVMBuildUDiv(g.b, g.warp, c32(&g, g.p.wm), ""), g.i64, "");
     LLVMValueRef mblock = LLVMBuildZExt(g.b, sreg(&g, "llvm.nvvm.read.ptx.sreg.ctaid.x"), g.i64, "");
     LLVMValueRef nblock = LLVMBuildZExt(g.b, sreg(&g, "llvm.nvvm.read.ptx.sreg.ctaid.y"), g.i64, "");
     LLVMValueRef split = LLVMBuildZExt(g.b, sreg(&g, "llvm.nvvm.read.ptx.sreg.ctaid.z"), g.i64, "");
-    LLVMValueRef n0 = LLVMBuildMul(g.b, nblock, c64(&g, BN), "");
-    int ntiles = (int)((g.p.N < BN ? g.p.N : BN) / 8);
+    g.m_block0 = mul(&g, mblock, c64(&g, 16 * g.p.wm));
+    g.n0 = mul(&g, nblock, c64(&g, BN));
+    /* this block's stages: an even share of K's */
+    LLVMValueRef first = LLVMBuildSDiv(g.b, mul(&g, split, c64(&g, g.p.kstages)), c64(&g, g.p.splits), "");
+    LLVMValueRef last = LLVMBuildSDiv(g.b, mul(&g, add(&g, split, c64(&g, 1)), c64(&g, g.p.kstages)), c64(&g, g.p.splits), "");
     frag f;
-    for (int j = 0; j < 8; j++)
-        for (int i = 0; i < 4; i++)
-            f.acc[j][i] = LLVMConstReal(g.f32, 0.0);
-    if (g.p.direct) {
-        LLVMValueRef m0 = LLVMBuildAdd(g.b, LLVMBuildMul(g.b, mblock, c64(&g, 16 * WARPS), ""),
-                                       LLVMBuildMul(g.b, LLVMBuildZExt(g.b, g.warp, g.i64, ""), c64(&g, 16), ""), "");
-        emit_direct(&g, &f, m0, n0, ntiles);
-    } else {
-        emit_reduce(&g, &f, mblock, n0, split, ntiles, LLVMGetParam(fn, (unsigned)s->n + 1));
-    }
+    set_zero(&g, &f);
+    pipeline(&g, &f, first, last);
+    if (nf_gemm_direct(&g.p))
+        emit_direct(&g, &f);
+    else
+        emit_reduce(&g, &f, mblock, nblock, split, LLVMGetParam(fn, (unsigned)s->n + 1));
     LLVMBuildRetVoid(g.b);
     nf_status st = nf_body_failed(g.body, err) ? NF_ERR_COMPILE : NF_OK;
     nf_body_free(g.body);

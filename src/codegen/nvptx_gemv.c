@@ -78,9 +78,7 @@ static LLVMValueRef c64(gemv *g, int64_t x) { return LLVMConstInt(g->i64, (unsig
 
 static LLVMValueRef call(gemv *g, const char *name, LLVMValueRef *args, int n)
 {
-    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
-    LLVMValueRef fn = LLVMGetIntrinsicDeclaration(g->m, id, NULL, 0);
-    return LLVMBuildCall2(g->b, LLVMIntrinsicGetType(g->c, id, NULL, 0), fn, args, (unsigned)n, "");
+    return nf_emit_intrinsic(g->b, g->m, name, NULL, 0, args, n);
 }
 
 /* 8 consecutive elements at ptr (16-byte aligned) as f32 values. */

@@ -268,7 +268,9 @@ static bool epilogue_fits(const fuser *f, const kernel_build *e, const nf_value 
             return false;
     for (int i = 0; i < e->ops.n; i++) {
         const nf_value *v = e->ops.items[i];
-        if ((v->op == NF_OP_TRANSPOSE || v->op == NF_OP_SLICE) || !same_without_ones(&v->shape, &gemm->shape)) {
+        /* rope reads x at a partner element too, which a GEMM epilogue does not have */
+        if (v->op == NF_OP_TRANSPOSE || v->op == NF_OP_SLICE || v->op == NF_OP_ROPE ||
+            !same_without_ones(&v->shape, &gemm->shape)) {
             /* allowed only when nothing of the GEMM flows through it */
             for (int a = 0; a < v->nargs; a++)
                 if (v->args[a] == gemm || list_has(&e->ops, v->args[a]))

@@ -55,4 +55,21 @@ char *nf_plan_print(const nf_plan *p);
  * always when stored; between fused ops unless keep_fp32. */
 bool nf_plan_rounds(const nf_plan *p, const nf_fused_kernel *k, const nf_value *v);
 
+/* How an in-place kernel groups elements (inplace.c, docs/ROPE.md): it
+ * computes a whole group before storing any of it. */
+typedef enum nf_group_kind {
+    NF_GROUP_ONE,         /* each element alone */
+    NF_GROUP_NEOX,        /* elements j and j + L/2 of the last dimension (L its size) */
+    NF_GROUP_INTERLEAVED, /* elements 2j and 2j + 1 of the last dimension */
+} nf_group_kind;
+
+/* The parameter a chain of views reads (v itself when it is no view). */
+const nf_value *nf_view_root(const nf_value *v);
+/* Whether kernel `index` may store its outputs over the memory `through`
+ * (a parameter or a chain of views of one) reads, with *group the grouping
+ * that makes it safe: every read of that parameter in the kernel is
+ * `through` at the element written or its rope partner, and no later kernel
+ * reads the parameter. */
+bool nf_plan_in_place(const nf_plan *p, int index, const nf_value *through, nf_group_kind *group);
+
 #endif

@@ -74,6 +74,13 @@ nf_value *nf_matmul(nf_graph *g, nf_value *a, nf_value *b, bool trans_b, nf_dtyp
     return nf_build(g, NF_OP_MATMUL, 2, args, &at);
 }
 
+nf_value *nf_rope(nf_graph *g, nf_value *x, nf_value *cos_sin_cache, nf_value *positions, bool interleaved)
+{
+    nf_value *args[3] = {x, cos_sin_cache, positions};
+    nf_attrs at = {.dtype = NF_DTYPE_NONE, .rope_interleaved = interleaved};
+    return nf_build(g, NF_OP_ROPE, 3, args, &at);
+}
+
 /* ---- from text arguments ------------------------------------------------- */
 
 static void fail_at(nf_graph *g, const nf_arg *a, nf_status s, const char *msg, const char *op)
@@ -154,7 +161,7 @@ static bool unknown_keyword(nf_graph *g, const char *op, const nf_arg *a)
     return false;
 }
 
-/* Keywords: out_dtype=DTYPE, trans_b=BOOL, approximate=tanh|none. */
+/* Keywords: out_dtype=DTYPE, trans_b=BOOL, approximate=tanh|none, style=neox|interleaved. */
 static bool keywords(nf_graph *g, nf_op op, const nf_arg *args, int from, int nargs, nf_attrs *at)
 {
     const char *name = nf_op_name(op);
@@ -179,6 +186,12 @@ static bool keywords(nf_graph *g, nf_op op, const nf_arg *args, int from, int na
                 return false;
             }
             at->approx_tanh = name_is(a, "tanh");
+        } else if (op == NF_OP_ROPE && kw_is(a, "style")) {
+            if (a->kw_kind != NF_KW_NAME || !(name_is(a, "neox") || name_is(a, "interleaved"))) {
+                fail_at(g, a, NF_ERR_TYPE, "style must be neox or interleaved", name);
+                return false;
+            }
+            at->rope_interleaved = name_is(a, "interleaved");
         } else {
             return unknown_keyword(g, name, a);
         }
@@ -211,7 +224,7 @@ nf_value *nf_build_from_args(nf_graph *g, nf_op op, const nf_arg *args, int narg
     if (!keywords(g, op, args, npos, nargs, &at))
         return NULL;
     int line = g->cur_line, col = g->cur_col;
-    nf_value *x[2] = {NULL, NULL};
+    nf_value *x[3] = {NULL, NULL, NULL};
     switch (nf_op_kind_of(op)) {
     case NF_KIND_UNARY:
         if (!arity(g, name, args, npos, 1, 1) || !(x[0] = tensor_arg(g, name, &args[0], 0)))
@@ -251,12 +264,20 @@ nf_value *nf_build_from_args(nf_graph *g, nf_op op, const nf_arg *args, int narg
             if (!(x[i] = tensor_arg(g, name, &args[i], i)))
                 return NULL;
         break;
+    case NF_KIND_ROPE:
+        if (!arity(g, name, args, npos, 3, 3))
+            return NULL;
+        for (int i = 0; i < 3; i++)
+            if (!(x[i] = tensor_arg(g, name, &args[i], i)))
+                return NULL;
+        break;
     case NF_KIND_LEAF:
         nf_graph_fail(g, NF_ERR_PARSE, "unknown op '%s'", name);
         return NULL;
     }
     g->cur_line = line;
     g->cur_col = col;
-    int n = nf_op_kind_of(op) == NF_KIND_BINARY || nf_op_kind_of(op) == NF_KIND_MATMUL ? 2 : 1;
+    nf_op_kind kind = nf_op_kind_of(op);
+    int n = kind == NF_KIND_ROPE ? 3 : kind == NF_KIND_BINARY || kind == NF_KIND_MATMUL ? 2 : 1;
     return nf_build(g, op, n, x, &at);
 }

@@ -19,7 +19,9 @@ nf_graph *nf_graph_clone(const nf_graph *src, nf_error *err)
         const nf_value *v = src->values[i];
         g->cur_line = v->line;
         g->cur_col = v->col;
-        nf_value *args[2] = {v->nargs > 0 ? map[v->args[0]->id] : NULL, v->nargs > 1 ? map[v->args[1]->id] : NULL};
+        nf_value *args[3] = {NULL, NULL, NULL};
+        for (int a = 0; a < v->nargs; a++)
+            args[a] = map[v->args[a]->id];
         if (v->op == NF_OP_PARAM) {
             nf_dim dims[NF_MAX_DIMS];
             for (int d = 0; d < v->shape.rank; d++)

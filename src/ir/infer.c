@@ -321,7 +321,69 @@ static bool infer_matmul(nf_graph *g, nf_value *v)
     return true;
 }
 
-static int expected_args(nf_op_kind k) { return k == NF_KIND_BINARY || k == NF_KIND_MATMUL ? 2 : 1; }
+/* rope(x[N..., R], cache[P, R], positions[N...]): x's leading dims are the
+ * positions' shape; R, the rotated size, is fixed and even. */
+static bool infer_rope(nf_graph *g, nf_value *v)
+{
+    const nf_value *x = v->args[0], *cache = v->args[1], *pos = v->args[2];
+    int r = x->shape.rank, p = pos->shape.rank;
+    if (x->dtype != NF_BF16 && x->dtype != NF_F16 && x->dtype != NF_F32 && x->dtype != NF_F64) {
+        nf_graph_fail(g, NF_ERR_TYPE, "rope: x must be bf16, f16, f32 or f64, got %s", nf_dtype_name(x->dtype));
+        return false;
+    }
+    if (cache->dtype != NF_BF16 && cache->dtype != NF_F16 && cache->dtype != NF_F32 && cache->dtype != NF_F64) {
+        nf_graph_fail(g, NF_ERR_TYPE, "rope: cos_sin_cache must be a float tensor, got %s",
+                      nf_dtype_name(cache->dtype));
+        return false;
+    }
+    if (pos->dtype != NF_I32 && pos->dtype != NF_I64) {
+        nf_graph_fail(g, NF_ERR_TYPE, "rope: positions must be i32 or i64, got %s", nf_dtype_name(pos->dtype));
+        return false;
+    }
+    if (cache->shape.rank != 2 || p < 1 || r < p + 1) {
+        nf_graph_fail(g, NF_ERR_TYPE,
+                      "rope: needs x[N..., R], cos_sin_cache[P, R] and positions[N...] (x ranks more than "
+                      "positions), got ranks %d, %d and %d",
+                      r, cache->shape.rank, p);
+        return false;
+    }
+    if (x->shape.sym[r - 1] >= 0 || x->shape.size[r - 1] % 2 != 0 || x->shape.size[r - 1] == 0) {
+        char dim[128];
+        fmt_dim(g, &x->shape, r - 1, dim, sizeof dim);
+        nf_graph_fail(g, NF_ERR_TYPE, "rope: the rotated size (x's last dimension) must be a fixed even size, got %s",
+                      dim);
+        return false;
+    }
+    if (!nf_dim_equal(&x->shape, r - 1, &cache->shape, 1)) {
+        char a[128], b[128];
+        fmt_dim(g, &x->shape, r - 1, a, sizeof a);
+        fmt_dim(g, &cache->shape, 1, b, sizeof b);
+        nf_graph_fail(g, NF_ERR_TYPE,
+                      "shape mismatch: rope rotates %s elements of x but cos_sin_cache rows hold %s (cos, then sin)", a,
+                      b);
+        return false;
+    }
+    for (int d = 0; d < p; d++) {
+        if (!nf_dim_equal(&x->shape, d, &pos->shape, d)) {
+            char a[128], b[128];
+            fmt_dim(g, &x->shape, d, a, sizeof a);
+            fmt_dim(g, &pos->shape, d, b, sizeof b);
+            nf_graph_fail(g, NF_ERR_TYPE,
+                          "shape mismatch: rope positions must have x's leading dimensions (dimension %d: %s in x, %s "
+                          "in positions)",
+                          d, a, b);
+            return false;
+        }
+    }
+    v->dtype = x->dtype;
+    v->shape = x->shape;
+    return true;
+}
+
+static int expected_args(nf_op_kind k)
+{
+    return k == NF_KIND_ROPE ? 3 : k == NF_KIND_BINARY || k == NF_KIND_MATMUL ? 2 : 1;
+}
 
 nf_value *nf_build(nf_graph *g, nf_op op, int nargs, nf_value *const *args, const nf_attrs *attrs)
 {
@@ -369,6 +431,7 @@ nf_value *nf_build(nf_graph *g, nf_op op, int nargs, nf_value *const *args, cons
         break;
     case NF_KIND_VIEW: ok = infer_view(g, v); break;
     case NF_KIND_MATMUL: ok = infer_matmul(g, v); break;
+    case NF_KIND_ROPE: ok = infer_rope(g, v); break;
     case NF_KIND_LEAF: break;
     }
     if (!ok) {

@@ -6,8 +6,10 @@
  * computed value gets its own contiguous buffer in its dtype; views (unsqueeze,
  * squeeze, transpose, slice) are layouts over their base's memory and copy
  * nothing. A buffer is freed after its last reader. Outputs are written at the
- * very end, with the caller's strides; they must not overlap any input or each
- * other (the interpreter does not check this). */
+ * very end, in order, with the caller's strides. They may be views of the
+ * inputs' memory (an in-place update) and may overlap each other: every
+ * output is computed from the inputs as they were at the call, and where two
+ * outputs overlap the later one's elements are what stays (docs/ROPE.md). */
 #include "ir/interp.h"
 
 #include <limits.h>
@@ -252,6 +254,13 @@ static nf_status run_value(const nf_graph *g, const nf_value *v, slot *slots, co
         nf_interp_elementwise(v, args, &s->t);
         break;
     }
+    case NF_KIND_ROPE:
+        if ((st = alloc_value(v, s, shape, err)))
+            return st;
+        if ((st = nf_interp_rope(v, &slots[v->args[0]->id].t, &slots[v->args[1]->id].t, &slots[v->args[2]->id].t,
+                                 &s->t, err)))
+            return st;
+        break;
     case NF_KIND_MATMUL:
         if ((st = alloc_value(v, s, shape, err)))
             return st;
@@ -306,6 +315,19 @@ nf_status nf_interpret(const nf_graph *g, const nf_tensor *inputs, int n_inputs,
         if ((st = run_value(g, v, slots, inputs, sym_sizes, err)))
             goto done;
         release_after(v, slots);
+    }
+    /* Outputs that read the caller's memory (views of inputs) are copied out
+     * first: writing an earlier output may change that memory. */
+    for (int i = 0; i < n_outputs; i++) {
+        slot *s = &slots[g->outputs[i]->id];
+        if (g->values[s->root]->op != NF_OP_PARAM || s->owned)
+            continue;
+        int64_t shape[NF_MAX_DIMS];
+        nf_concrete_shape(&g->outputs[i]->shape, sym_sizes, shape);
+        nf_strided from = s->t;
+        if ((st = alloc_value(g->outputs[i], s, shape, err)))
+            goto done;
+        nf_interp_copy(&from, &s->t);
     }
     for (int i = 0; i < n_outputs; i++) {
         const nf_tensor *t = &outputs[i];

@@ -28,6 +28,11 @@ void nf_interp_elementwise(const nf_value *v, const nf_operand *args, const nf_s
 nf_status nf_interp_gemm(const nf_value *v, const nf_strided *a, const nf_strided *b, const nf_strided *out,
                          nf_error *err);
 
+/* rope(x, cos_sin_cache, positions) into out (any layout, x's shape). Fails
+ * when a position is outside the cache. */
+nf_status nf_interp_rope(const nf_value *v, const nf_strided *x, const nf_strided *cache, const nf_strided *pos,
+                         const nf_strided *out, nf_error *err);
+
 /* Element-by-element copy between two layouts of one shape and one dtype. */
 void nf_interp_copy(const nf_strided *src, const nf_strided *dst);
 

@@ -36,11 +36,12 @@ typedef enum nf_op_kind {
     NF_KIND_CAST,
     NF_KIND_VIEW,
     NF_KIND_MATMUL,
+    NF_KIND_ROPE, /* rotary embedding: elementwise, reading its input at a partner index too */
 } nf_op_kind;
 
 nf_op_kind nf_op_kind_of(nf_op op);
 bool nf_op_from_name(const char *name, size_t len, nf_op *out);
-/* Elementwise in the fusion sense: unary, binary, cast. */
+/* Elementwise in the fusion sense: unary, binary, cast, rope. */
 bool nf_op_is_elementwise(nf_op op);
 
 /* ---- shapes -------------------------------------------------------------- */
@@ -63,6 +64,7 @@ typedef struct nf_attrs {
     nf_dtype dtype;            /* cast: target; linear/matmul: out_dtype (resolved) */
     bool trans_b;              /* matmul */
     bool approx_tanh;          /* gelu */
+    bool rope_interleaved;     /* rope: style=interleaved (pairs 2j, 2j+1); false: neox (j, j + R/2) */
     bool full_slice;           /* slice over a symbolic dim: the whole range */
     double scalar;             /* SCALAR: value (float literal) */
     int64_t scalar_int;        /* SCALAR: value (int literal) */
@@ -74,7 +76,7 @@ struct nf_value {
     nf_dtype dtype;    /* SCALAR: NF_F64 for a float literal, NF_I64 for an int literal */
     nf_shape shape;
     int nargs;
-    nf_value *args[2];
+    nf_value *args[3];  /* rope takes three; every other op one or two */
     nf_attrs attr;
     const char *name;  /* without '%'; NULL: unnamed (printer makes one) */
     int param_index;   /* PARAM only */

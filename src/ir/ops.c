@@ -19,7 +19,7 @@ nf_op_kind nf_op_kind_of(nf_op op) { return op_info[op].kind; }
 bool nf_op_is_elementwise(nf_op op)
 {
     nf_op_kind k = op_info[op].kind;
-    return k == NF_KIND_UNARY || k == NF_KIND_BINARY || k == NF_KIND_CAST;
+    return k == NF_KIND_UNARY || k == NF_KIND_BINARY || k == NF_KIND_CAST || k == NF_KIND_ROPE;
 }
 
 bool nf_op_from_name(const char *name, size_t len, nf_op *out)

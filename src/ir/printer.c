@@ -276,6 +276,9 @@ static void print_attrs(printer *pr, const nf_value *v)
         if (at->step != 1)
             sb_printf(o, ", %" PRId64, at->step);
         break;
+    case NF_OP_ROPE:
+        sb_puts(o, at->rope_interleaved ? ", style=interleaved" : ", style=neox");
+        break;
     case NF_OP_LINEAR:
     case NF_OP_MATMUL:
         if (at->trans_b)

@@ -3,7 +3,8 @@
  * nothing; disjoint views take one copy kernel; views that overlap in any
  * other way (a shifted range, the same address with other strides) go
  * through a temporary, so the result is what the source held before. A
- * guard on data pointers alone gets the last case wrong. */
+ * guard on data pointers alone gets the last case wrong. The comparison is
+ * alias.c's, the one every nf_kernel_run makes of its outputs. */
 #include "runtime/device.h"
 #include "runtime/runtime.h"
 
@@ -12,9 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One compiled copy kernel per (device, dtype, rank), built on first use:
- * `%y = cast(%x, DT)` over symbolic sizes, which the fusion pass makes one
- * elementwise kernel reading and writing through any strides. */
+/* One compiled copy per (device, dtype, rank), built on first use: the
+ * graph `return %x` over symbolic sizes. Running it with dst as the output
+ * lets nf_kernel_run_paths (alias.c) compare the views: the very same view
+ * is skipped, disjoint memory is one elementwise kernel through any
+ * strides, and any other overlap is staged through a temporary. */
 static pthread_mutex_t copy_lock = PTHREAD_MUTEX_INITIALIZER;
 static nf_kernel *copy_kernels[3][NF_DTYPE_COUNT][NF_MAX_DIMS + 1];
 
@@ -29,9 +32,9 @@ static nf_status copy_kernel(nf_device_kind dev, nf_dtype dt, int rank, nf_kerne
         for (int d = 0; d < rank; d++)
             dims[d] = (nf_dim){0, names[d]};
         nf_graph *g = nf_graph_new("copy");
-        nf_value *y = g ? nf_cast(g, nf_param(g, "x", dt, rank, dims), dt) : NULL;
-        if (y)
-            nf_graph_return(g, 1, &y);
+        nf_value *x = g ? nf_param(g, "x", dt, rank, dims) : NULL;
+        if (x)
+            nf_graph_return(g, 1, &x);
         nf_compile_options o;
         nf_compile_options_init(&o);
         o.target = dev == NF_DEVICE_CUDA ? "cuda" : dev == NF_DEVICE_HIP ? "hip" : "host";
@@ -44,26 +47,6 @@ static nf_status copy_kernel(nf_device_kind dev, nf_dtype dt, int rank, nf_kerne
     *out = *slot;
     pthread_mutex_unlock(&copy_lock);
     return st;
-}
-
-/* The bytes a view can touch: [lo, hi). Strides are >= 0 here. */
-static void extent(const nf_tensor *t, uintptr_t *lo, uintptr_t *hi)
-{
-    int64_t last = 0;
-    for (int d = 0; d < t->rank; d++)
-        last += (t->shape[d] - 1) * t->strides[d];
-    *lo = (uintptr_t)t->data;
-    *hi = *lo + (uintptr_t)(last + 1) * nf_dtype_size(t->dtype);
-}
-
-static bool same_view(const nf_tensor *a, const nf_tensor *b)
-{
-    if (a->data != b->data)
-        return false;
-    for (int d = 0; d < a->rank; d++)
-        if (a->shape[d] > 1 && a->strides[d] != b->strides[d])
-            return false; /* a size-1 dim's stride never matters */
-    return true;
 }
 
 static nf_status check(const nf_tensor *dst, const nf_tensor *src, nf_error *err)
@@ -97,39 +80,11 @@ nf_status nf_copy(const nf_tensor *dst, const nf_tensor *src, void *stream, nf_c
     if (st)
         return st;
     nf_copy_path taken = NF_COPY_SKIPPED;
-    int64_t n = nf_tensor_numel(dst);
-    if (n == 0 || same_view(dst, src)) {
-        if (path)
-            *path = taken;
-        return NF_OK;
-    }
-    nf_kernel *k;
-    if ((st = copy_kernel(dst->device, dst->dtype, dst->rank, &k, err)))
-        return st;
-    uintptr_t dlo, dhi, slo, shi;
-    extent(dst, &dlo, &dhi);
-    extent(src, &slo, &shi);
-    if (dhi <= slo || shi <= dlo) {
-        taken = NF_COPY_DIRECT;
-        st = nf_kernel_run(k, src, 1, dst, 1, stream, err);
-    } else {
-        /* Overlapping: read everything first, into a temporary. */
-        taken = NF_COPY_STAGED;
-        const nf_device_ops *dev = nf_device_get(dst->device);
-        nf_tensor tmp;
-        void *mem = NULL;
-        if ((st = dev->alloc((size_t)n * nf_dtype_size(dst->dtype), &mem, err)))
+    if (nf_tensor_numel(dst) > 0) {
+        nf_kernel *k;
+        if ((st = copy_kernel(dst->device, dst->dtype, dst->rank, &k, err)))
             return st;
-        nf_tensor_init(&tmp, mem, dst->dtype, dst->rank, dst->shape);
-        tmp.device = dst->device;
-        tmp.device_id = dst->device_id;
-        st = nf_kernel_run(k, src, 1, &tmp, 1, stream, err);
-        if (!st)
-            st = nf_kernel_run(k, &tmp, 1, dst, 1, stream, err);
-        /* the temporary must outlive both kernels */
-        if (!st && dst->device != NF_DEVICE_HOST)
-            st = dev->stream_synchronize(stream, err);
-        dev->free(mem);
+        st = nf_kernel_run_paths(k, src, 1, dst, 1, stream, &taken, err);
     }
     if (path)
         *path = taken;

@@ -113,6 +113,8 @@ nf_status nf_gpu_compile(const nf_target *t, const nf_plan *p, const nf_slots *s
         snprintf(name, sizeof name, "nf_k%d", i);
         st = dev->get_function(code->module, name, &code->fns[i], err);
         nf_gpu_launch_shape(t, &p->kernels[i], s, &code->launch[i]);
+        if (!st && code->launch[i].shared_bytes > 48 * 1024) /* above 48 KiB a kernel must opt in */
+            st = dev->set_max_dynamic_shared(code->fns[i], code->launch[i].shared_bytes, err);
         size_t bytes = code->launch[i].scratch_bytes;
         if (!st && bytes) {
             void *zeros = calloc(1, bytes);
@@ -182,7 +184,7 @@ nf_status nf_gpu_execute(nf_gpu_code *code, const nf_plan *p, const nf_slots *s,
             continue;
         args[s->n] = &n;
         args[s->n + 1] = &scratch;
-        st = code->dev->launch(code->fns[i], l->grid, l->block, 0, stream, args, err);
+        st = code->dev->launch(code->fns[i], l->grid, l->block, l->shared_bytes, stream, args, err);
     }
 done:
     if (heap) {

@@ -23,6 +23,10 @@ typedef struct compiled {
     int64_t *rows;      /* work per kernel */
     int64_t *work;      /* cost per row, to decide on threads */
     nf_gpu_code *gpu;   /* GPU targets */
+    bool *skip;         /* by slot: outputs already in place (NULL: none) */
+    const nf_fused_kernel **in_place;
+    signed char *in_place_group;
+    int launched;       /* kernels a run launches */
 } compiled;
 
 struct nf_kernel {
@@ -35,6 +39,7 @@ struct nf_kernel {
     int n_signatures;
     double last_compile_ms;
     bool last_from_disk;
+    int last_launched;  /* by the last run, staged copies included; -1 before any */
     char *graph_text;   /* part of the disk cache key */
     char device_name[256];
 };
@@ -89,6 +94,7 @@ nf_status nf_compile(const nf_graph *g, const nf_compile_options *o, nf_kernel *
     if (!k)
         return nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
     k->target = t;
+    k->last_launched = -1;
     k->opt = opt;
     k->opt.target = t->name;
     pthread_mutex_init(&k->lock, NULL);
@@ -115,6 +121,9 @@ static void free_compiled(compiled *c)
     free(c->rows);
     free(c->work);
     nf_gpu_code_free(c->gpu);
+    free(c->skip);
+    free(c->in_place);
+    free(c->in_place_group);
     free(c);
 }
 
@@ -210,6 +219,33 @@ static char *signature_text(const int64_t *key, size_t words)
     return text;
 }
 
+/* The in-place part of the slots: outputs to skip, kernels that store over
+ * memory they read (alias.c decided which). */
+static nf_status alias_slots(nf_kernel *k, compiled *c, const nf_alias *a, nf_error *err)
+{
+    nf_slots *s = &c->slots;
+    if (!nf_alias_changes_code(a, s->n_outputs))
+        return NF_OK;
+    int nk = k->plan->n_kernels;
+    c->skip = calloc((size_t)s->n, sizeof *c->skip);
+    c->in_place = calloc((size_t)nk + 1, sizeof *c->in_place);
+    c->in_place_group = calloc((size_t)nk + 1, sizeof *c->in_place_group);
+    if (!c->skip || !c->in_place || !c->in_place_group)
+        return nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
+    for (int i = 0; i < s->n_outputs; i++)
+        c->skip[s->n_params + i] = a->mode[i] == NF_OUT_SKIP;
+    for (int i = 0; i < nk; i++) {
+        if (a->kernel_group[i] < 0)
+            continue;
+        c->in_place[s->n_in_place] = &k->plan->kernels[i];
+        c->in_place_group[s->n_in_place++] = a->kernel_group[i];
+    }
+    s->skip = c->skip;
+    s->in_place = c->in_place;
+    s->in_place_group = c->in_place_group;
+    return NF_OK;
+}
+
 static nf_status build_slots(nf_kernel *k, compiled *c, const nf_tensor *in, const nf_tensor *out, bool aligned16,
                              nf_error *err)
 {
@@ -291,19 +327,21 @@ static char *disk_cache_key(nf_kernel *k, const char *signature)
         if (dev->device_name(k->device_name, sizeof k->device_name, &ignored))
             snprintf(k->device_name, sizeof k->device_name, "unknown device");
     }
-    const char *fmt = "nsafuse %s (LLVM %d)\ntarget %s\ndevice %s\nkeep_fp32 %d unfused %d\nsignature %s\n%s";
+    /* the GEMM tiling override changes the code (nvptx_gemm.h) */
+    const char *plan = getenv("NSAFUSE_GEMM_PLAN");
+    const char *fmt = "nsafuse %s (LLVM %d)\ntarget %s\ndevice %s\nkeep_fp32 %d unfused %d\ngemm plan %s\nsignature %s\n%s";
     int n = snprintf(NULL, 0, fmt, NF_VERSION_STRING, LLVM_VERSION_MAJOR, k->target->name, k->device_name,
-                     k->opt.keep_fp32, k->opt.unfused, signature, k->graph_text);
+                     k->opt.keep_fp32, k->opt.unfused, plan ? plan : "", signature, k->graph_text);
     char *key = malloc((size_t)n + 1);
     if (key)
         snprintf(key, (size_t)n + 1, fmt, NF_VERSION_STRING, LLVM_VERSION_MAJOR, k->target->name, k->device_name,
-                 k->opt.keep_fp32, k->opt.unfused, signature, k->graph_text);
+                 k->opt.keep_fp32, k->opt.unfused, plan ? plan : "", signature, k->graph_text);
     return key;
 }
 
 static nf_status compile_signature(nf_kernel *k, const int64_t *key, size_t key_words, const int64_t *sym_sizes,
-                                   const nf_tensor *in, const nf_tensor *out, bool aligned16, compiled **result,
-                                   nf_error *err)
+                                   const nf_tensor *in, const nf_tensor *out, bool aligned16, const nf_alias *alias,
+                                   compiled **result, nf_error *err)
 {
     double t0 = now_ms();
     int nk = k->plan->n_kernels;
@@ -324,10 +362,13 @@ static nf_status compile_signature(nf_kernel *k, const int64_t *key, size_t key_
     if (!st) {
         memcpy(c->sym_sizes, sym_sizes, (size_t)k->graph->n_syms * sizeof *sym_sizes);
         st = build_slots(k, c, in, out, aligned16, err);
+        if (!st)
+            st = alias_slots(k, c, alias, err);
     }
     for (int i = 0; !st && i < nk; i++) {
         const nf_fused_kernel *fk = &k->plan->kernels[i];
         c->rows[i] = nf_kernel_rows(fk, &c->slots);
+        c->launched += !nf_slots_kernel_idle(&c->slots, fk);
         c->work[i] = 1;
         if (fk->kind == NF_KERNEL_GEMM) {
             int64_t m, n, kk;
@@ -388,39 +429,36 @@ static nf_status bind(nf_kernel *k, const nf_tensor *inputs, int n_inputs, const
     return NF_OK;
 }
 
-nf_status nf_kernel_run(nf_kernel *k, const nf_tensor *inputs, int n_inputs, const nf_tensor *outputs,
-                        int n_outputs, void *stream, nf_error *err)
+/* One run of the signature of these tensors (bound already), with outputs
+ * shared with inputs as alias says (staged ones are temporaries by now). */
+static nf_status run_signature(nf_kernel *k, const nf_tensor *inputs, int n_inputs, const nf_tensor *outputs,
+                               int n_outputs, const int64_t *sym_sizes, const nf_alias *alias, void *stream,
+                               nf_error *err)
 {
-    (void)stream;
-    if (!k)
-        return nf_set_error(err, NF_ERR_ARG, 0, 0, "nf_kernel_run: kernel is NULL");
-    int64_t sym_sizes[64];
-    if (k->graph->n_syms > 64)
-        return nf_set_error(err, NF_ERR_UNSUPPORTED, 0, 0, "more than 64 symbolic sizes");
-    nf_status st = bind(k, inputs, n_inputs, outputs, n_outputs, sym_sizes, err);
-    if (st)
-        return st;
     bool aligned16 = true;
     for (int i = 0; i < n_inputs; i++)
         aligned16 &= ((uintptr_t)inputs[i].data & 15) == 0;
     for (int i = 0; i < n_outputs; i++)
         aligned16 &= ((uintptr_t)outputs[i].data & 15) == 0;
-    int64_t key[8 + 32 * (2 + 2 * NF_MAX_DIMS)];
-    if (n_inputs + n_outputs > 32)
-        return nf_set_error(err, NF_ERR_UNSUPPORTED, 0, 0, "more than 32 inputs and outputs");
-    size_t words = signature_key(inputs, n_inputs, outputs, n_outputs, aligned16, key, sizeof key / sizeof key[0]);
+    int64_t key[8 + 32 * (2 + 2 * NF_MAX_DIMS) + 2 * NF_ALIAS_MAX];
+    size_t cap = sizeof key / sizeof key[0];
+    size_t words = signature_key(inputs, n_inputs, outputs, n_outputs, aligned16, key, cap);
+    words += nf_alias_key(alias, n_outputs, key + words, cap - words);
+    nf_status st = NF_OK;
     pthread_mutex_lock(&k->lock);
     compiled *c = k->signatures;
     while (c && (c->key_words != words || memcmp(c->key, key, words * sizeof *key) != 0))
         c = c->next;
     if (!c) {
-        st = compile_signature(k, key, words, sym_sizes, inputs, outputs, aligned16, &c, err);
+        st = compile_signature(k, key, words, sym_sizes, inputs, outputs, aligned16, alias, &c, err);
         if (!st) {
             c->next = k->signatures;
             k->signatures = c;
             k->n_signatures++;
         }
     }
+    if (!st)
+        k->last_launched = c->launched + alias->n_staged;
     pthread_mutex_unlock(&k->lock);
     if (st)
         return st;
@@ -429,12 +467,49 @@ nf_status nf_kernel_run(nf_kernel *k, const nf_tensor *inputs, int n_inputs, con
     return nf_host_execute(k->plan, &c->slots, c->fns, c->rows, c->work, inputs, outputs, err);
 }
 
+nf_status nf_kernel_run_paths(nf_kernel *k, const nf_tensor *inputs, int n_inputs, const nf_tensor *outputs,
+                              int n_outputs, void *stream, nf_copy_path *paths, nf_error *err)
+{
+    if (!k)
+        return nf_set_error(err, NF_ERR_ARG, 0, 0, "nf_kernel_run: kernel is NULL");
+    int64_t sym_sizes[64];
+    if (k->graph->n_syms > 64)
+        return nf_set_error(err, NF_ERR_UNSUPPORTED, 0, 0, "more than 64 symbolic sizes");
+    nf_status st = bind(k, inputs, n_inputs, outputs, n_outputs, sym_sizes, err);
+    if (st)
+        return st;
+    if (n_inputs + n_outputs > 32)
+        return nf_set_error(err, NF_ERR_UNSUPPORTED, 0, 0, "more than 32 inputs and outputs");
+    nf_alias alias;
+    if ((st = nf_alias_classify(k->plan, inputs, n_inputs, outputs, n_outputs, &alias, err)))
+        return st;
+    for (int i = 0; paths && i < n_outputs; i++) {
+        static const nf_copy_path by_mode[] = {[NF_OUT_DIRECT] = NF_COPY_DIRECT, [NF_OUT_SKIP] = NF_COPY_SKIPPED,
+                                               [NF_OUT_IN_PLACE] = NF_COPY_IN_PLACE, [NF_OUT_STAGED] = NF_COPY_STAGED};
+        paths[i] = by_mode[alias.mode[i]];
+    }
+    if (!alias.n_staged)
+        return run_signature(k, inputs, n_inputs, outputs, n_outputs, sym_sizes, &alias, stream, err);
+    nf_tensor staged[NF_ALIAS_MAX];
+    void *temps[NF_ALIAS_MAX];
+    if ((st = nf_alias_stage(outputs, n_outputs, &alias, staged, temps, err)))
+        return st;
+    st = run_signature(k, inputs, n_inputs, staged, n_outputs, sym_sizes, &alias, stream, err);
+    return nf_alias_unstage(outputs, staged, n_outputs, &alias, temps, stream, st, err);
+}
+
+nf_status nf_kernel_run(nf_kernel *k, const nf_tensor *inputs, int n_inputs, const nf_tensor *outputs,
+                        int n_outputs, void *stream, nf_error *err)
+{
+    return nf_kernel_run_paths(k, inputs, n_inputs, outputs, n_outputs, stream, NULL, err);
+}
+
 void nf_kernel_get_stats(const nf_kernel *k, nf_kernel_stats *s)
 {
     memset(s, 0, sizeof *s);
     if (!k)
         return;
-    s->kernels = k->plan->n_kernels;
+    s->kernels = k->last_launched >= 0 ? k->last_launched : k->plan->n_kernels;
     s->compiled_signatures = k->n_signatures;
     s->last_compile_ms = k->last_compile_ms;
     s->last_from_disk_cache = k->last_from_disk;

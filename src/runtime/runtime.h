@@ -15,6 +15,39 @@ void nf_host_parallel_for(nf_host_fn fn, void **slots, int64_t n, int64_t work_p
 nf_status nf_host_execute(const nf_plan *p, const nf_slots *s, nf_host_fn *fns, const int64_t *rows,
                           const int64_t *work, const nf_tensor *inputs, const nf_tensor *outputs, nf_error *err);
 
+/* ---- outputs that share memory (alias.c, docs/ROPE.md) ------------------ */
+
+/* The bytes a view (strides >= 0) can touch: [lo, hi); empty for no elements. */
+void nf_view_extent(const nf_tensor *t, uintptr_t *lo, uintptr_t *hi);
+bool nf_views_overlap(const nf_tensor *a, const nf_tensor *b);
+/* One address, dtype, shape and strides (of dims longer than 1), one device. */
+bool nf_views_identical(const nf_tensor *a, const nf_tensor *b);
+
+typedef enum nf_out_mode { NF_OUT_DIRECT, NF_OUT_SKIP, NF_OUT_IN_PLACE, NF_OUT_STAGED } nf_out_mode;
+enum { NF_ALIAS_MAX = 32, NF_ALIAS_MAX_KERNELS = 256 };
+
+/* How one call writes each output. */
+typedef struct nf_alias {
+    int n_staged;
+    unsigned char mode[NF_ALIAS_MAX];  /* by output: nf_out_mode */
+    int through[NF_ALIAS_MAX];         /* in place: the id of the view of the input it overwrites; -1 */
+    signed char kernel_group[NF_ALIAS_MAX_KERNELS]; /* by plan kernel: nf_group_kind when in place, -1 */
+} nf_alias;
+
+nf_status nf_alias_classify(const nf_plan *p, const nf_tensor *inputs, int n_inputs, const nf_tensor *outputs,
+                            int n_outputs, nf_alias *a, nf_error *err);
+/* Whether some output is skipped or stored in place: code of its own. */
+bool nf_alias_changes_code(const nf_alias *a, int n_outputs);
+/* Words for the signature key (none when the code is the plain one). */
+size_t nf_alias_key(const nf_alias *a, int n_outputs, int64_t *key, size_t cap);
+/* Staged outputs: contiguous temporaries in *staged (the others as given),
+ * then copied into the real outputs in order and freed (after st, the
+ * status of the run, which unstage returns unless a copy fails). */
+nf_status nf_alias_stage(const nf_tensor *outputs, int n_outputs, const nf_alias *a, nf_tensor *staged, void **temps,
+                         nf_error *err);
+nf_status nf_alias_unstage(const nf_tensor *outputs, const nf_tensor *staged, int n_outputs, const nf_alias *a,
+                           void **temps, void *stream, nf_status st, nf_error *err);
+
 /* GPU code for one signature (gpu_exec.c). */
 typedef struct nf_gpu_code nf_gpu_code;
 /* cache_key: the disk cache key (NULL: no disk cache). */

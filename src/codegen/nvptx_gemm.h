@@ -1,0 +1,45 @@
+/* The tensor-core GEMM for NVIDIA: its plan (nvptx_gemm_plan.c, host-side
+ * arithmetic only) and its code generator (nvptx_gemm.c). Internal header of
+ * src/codegen/. */
+#ifndef NF_NVPTX_GEMM_H
+#define NF_NVPTX_GEMM_H
+
+#include "codegen/codegen.h"
+
+enum {
+    NF_GEMM_WARPS = 8,    /* a block is 8 warps, 256 threads */
+    NF_GEMM_THREADS = 256,
+    NF_GEMM_BN = 64,      /* columns of a block tile */
+};
+
+/* One GEMM's tiling. A block owns BM = 16 * wm rows and up to 64 columns of
+ * the result, and a range of K that it streams through shared memory in
+ * stages of bk columns (cp.async, `stages` deep). Its warps form a wm x wk
+ * grid: warp (i, j) owns rows 16i.. and the k16 steps j, j + wk, ... of each
+ * stage. K is split over `splits` blocks (grid z) when M alone cannot fill
+ * the GPU. */
+typedef struct nf_gemm_plan {
+    int64_t M, N, K;
+    int wm, wk;
+    int bk;         /* K columns per stage: 64, or 128 when wk = 8 */
+    int stages;     /* stages in flight */
+    int bn_rows;    /* weight rows per stage: N rounded up to 16, at most 64 */
+    int64_t mblocks, nblocks, splits;
+    int64_t kstages;      /* ceil(K / bk): stages over the whole K */
+    bool split_b;         /* f32 weights split into three bf16 terms */
+    int64_t a_bytes;      /* bytes of one stage's A tile */
+    int64_t stage_bytes;  /* A + B of one stage */
+    int64_t conv_bytes;   /* split_b: the three bf16 terms of one stage's B */
+    int64_t smem_bytes;   /* dynamic shared memory of a block */
+} nf_gemm_plan;
+
+/* The plan for this signature on a GPU with `sms` multiprocessors. The
+ * environment variable NSAFUSE_GEMM_PLAN="wm=W,splits=S,stages=N" (any
+ * subset) overrides the choice, for tuning; kernel.c adds it to the disk
+ * cache key. */
+nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms);
+
+/* Whether the grid needs the workspace and the in-block reduction. */
+static inline bool nf_gemm_direct(const nf_gemm_plan *p) { return p->wk == 1 && p->splits == 1; }
+
+#endif
