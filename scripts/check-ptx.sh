@@ -32,5 +32,18 @@ for file in examples/nsa/*.nf; do
         done
     done
 done
+# the GEMM's other tilings (NSAFUSE_GEMM_PLAN, src/codegen/nvptx_gemm.h), for each form
+for plan in "warps=16,wm=4,splits=2" "rt=2,wm=4,splits=1" "rt=2,wm=2,splits=4" "wm=1,splits=8" "warps=16,wm=2,splits=8"; do
+    for graph in logits_head_gate logits_head_gate_f32out logits_head_gate_f32w; do
+        NSAFUSE_GEMM_PLAN=$plan "$nsafuse" dump examples/nsa/logits_head_gate.nf --graph "$graph" --emit ptx --target sm_90 \
+            --dim T=1000 -o "$tmp/k.ptx"
+        if ! "$ptxas" --gpu-name sm_90 -v "$tmp/k.ptx" -o "$tmp/k.cubin" > "$tmp/log" 2>&1; then
+            echo "check-ptx: ptxas failed: $graph plan $plan"; cat "$tmp/log"; failed=1
+        elif grep -E '[1-9][0-9]* bytes spill' "$tmp/log" >/dev/null; then
+            echo "check-ptx: register spills: $graph plan $plan"; cat "$tmp/log"; failed=1
+        fi
+        count=$((count + 1))
+    done
+done
 echo "check-ptx: $count PTX modules assembled for sm_80 and sm_90, $([ $failed = 0 ] && echo 'no errors, no spills' || echo FAILED)"
 exit $failed

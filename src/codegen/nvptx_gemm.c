@@ -3,8 +3,9 @@
  * (16-byte chunks, `stages` in flight, XOR-swizzled rows), fragments read
  * with ldmatrix, the epilogue applied to the accumulator fragments.
  *
- * The plan (nvptx_gemm_plan.c) gives a block 16 * wm rows and up to 64
- * columns; its 8 warps split the rows (wm) and each stage's k16 steps (wk).
+ * The plan (nvptx_gemm_plan.c) gives a block 16 * rt * wm rows and up to 64
+ * columns; its 8 warps split the rows (wm, 16 * rt each: with rt = 2 every W
+ * fragment feeds two mma) and each stage's k16 steps (wk).
  *  - direct (wk = 1, one block over K): the epilogue runs on the registers;
  *  - reduce: warp partials meet in shared memory; with split-K, block
  *    partials go to a workspace and the last block of a tile (an atomic
@@ -17,7 +18,6 @@
 #include <string.h>
 
 enum { ADDR_GLOBAL = 1, ADDR_SHARED = 3 };
-#define WARPS NF_GEMM_WARPS
 #define BN NF_GEMM_BN
 
 typedef struct gen {
@@ -37,8 +37,14 @@ typedef struct gen {
 } gen;
 
 typedef struct frag {
-    LLVMValueRef acc[8][4];
+    LLVMValueRef acc[2][8][4]; /* [row tile][n8 tile][element] */
 } frag;
+
+/* for each accumulator register of the warp */
+#define FOR_ACC(g, r, j, i)                     \
+    for (int r = 0; r < (g)->p.rt; r++)         \
+        for (int j = 0; j < (g)->ntiles; j++)   \
+            for (int i = 0; i < 4; i++)
 
 static LLVMValueRef c32(gen *g, int64_t x) { return LLVMConstInt(g->i32, (unsigned long long)x, 1); }
 static LLVMValueRef c64(gen *g, int64_t x) { return LLVMConstInt(g->i64, (unsigned long long)x, 1); }
@@ -89,10 +95,11 @@ static void load_tile(gen *g, LLVMValueRef dst, LLVMValueRef base, LLVMTypeRef e
                       int64_t row_stride, LLVMValueRef row0, int64_t rows, int64_t limit, LLVMValueRef col0, bool swizzle)
 {
     int64_t per_chunk = 16 / elem_bytes, chunks_per_row = g->p.bk / per_chunk, total = rows * chunks_per_row;
-    for (int64_t c = 0; c * NF_GEMM_THREADS < total; c++) {
-        LLVMValueRef id = add(g, g->tid, c64(g, c * NF_GEMM_THREADS));
+    int64_t threads = nf_gemm_threads(&g->p);
+    for (int64_t c = 0; c * threads < total; c++) {
+        LLVMValueRef id = add(g, g->tid, c64(g, c * threads));
         LLVMBasicBlockRef join = NULL;
-        if ((c + 1) * NF_GEMM_THREADS > total)
+        if ((c + 1) * threads > total)
             join = if_begin(g, lt(g, id, c64(g, total)));
         LLVMValueRef row = LLVMBuildUDiv(g->b, id, c64(g, chunks_per_row), "");
         LLVMValueRef ch = LLVMBuildURem(g->b, id, c64(g, chunks_per_row), "");
@@ -114,7 +121,7 @@ static void load_stage(gen *g, LLVMValueRef stage, LLVMValueRef buf)
     const nf_gemm_plan *p = &g->p;
     LLVMValueRef dst = shared_at(g, g->smem, mul(g, buf, c64(g, p->stage_bytes)));
     LLVMValueRef col0 = mul(g, stage, c64(g, p->bk));
-    load_tile(g, dst, g->a_base, g->i16, 2, g->a_row_stride, g->m_block0, 16 * p->wm, p->M, col0, true);
+    load_tile(g, dst, g->a_base, g->i16, 2, g->a_row_stride, g->m_block0, nf_gemm_block_rows(p), p->M, col0, true);
     LLVMValueRef bdst = shared_at(g, dst, c64(g, p->a_bytes));
     if (p->split_b)
         load_tile(g, bdst, g->b_base, g->f32, 4, g->b_row_stride, g->n0, p->bn_rows, p->N, col0, false);
@@ -139,10 +146,11 @@ static void convert_stage(gen *g, LLVMValueRef src, LLVMValueRef conv)
     int64_t quads_per_row = p->bk / 4, total = p->bn_rows * quads_per_row, term_bytes = (int64_t)p->bn_rows * p->bk * 2;
     LLVMTypeRef v4 = LLVMVectorType(g->f32, 4), v2 = LLVMVectorType(g->i32, 2);
     LLVMValueRef high = c32(g, (int64_t)0xffff0000u);
-    for (int64_t c = 0; c * NF_GEMM_THREADS < total; c++) {
-        LLVMValueRef id = add(g, g->tid, c64(g, c * NF_GEMM_THREADS));
+    int64_t threads = nf_gemm_threads(&g->p);
+    for (int64_t c = 0; c * threads < total; c++) {
+        LLVMValueRef id = add(g, g->tid, c64(g, c * threads));
         LLVMBasicBlockRef join = NULL;
-        if ((c + 1) * NF_GEMM_THREADS > total)
+        if ((c + 1) * threads > total)
             join = if_begin(g, lt(g, id, c64(g, total)));
         LLVMValueRef ld = LLVMBuildLoad2(g->b, v4, shared_at(g, src, LLVMBuildShl(g->b, id, c64(g, 4), "")), "");
         LLVMSetAlignment(ld, 16);
@@ -218,9 +226,11 @@ static void compute_stage(gen *g, frag *f, LLVMValueRef a_tile, LLVMValueRef b_t
         LLVMValueRef kstep = add(g, g->wki, c64(g, (int64_t)j * p->wk));
         /* A: lanes 0-15 address rows 0-15 at k 0-7, lanes 16-31 the same rows at k 8-15:
          * the four matrices are the fragment's a0..a3 */
-        LLVMValueRef arow = add(g, mul(g, g->wmi, c64(g, 16)), lo16);
-        LLVMValueRef a[4];
-        ldmatrix4(g, shared_at(g, a_tile, swizzled(g, arow, add(g, mul(g, kstep, c64(g, 2)), hi1))), a);
+        LLVMValueRef a[2][4];
+        for (int r = 0; r < p->rt; r++) {
+            LLVMValueRef arow = add(g, mul(g, g->wmi, c64(g, nf_gemm_warp_rows(p))), add(g, lo16, c64(g, 16 * r)));
+            ldmatrix4(g, shared_at(g, a_tile, swizzled(g, arow, add(g, mul(g, kstep, c64(g, 2)), hi1))), a[r]);
+        }
         for (int pair = 0; pair < g->ntiles / 2; pair++) {
             /* B (W rows = n): lanes 0-7 tile 2p at k 0-7, 8-15 tile 2p at k 8-15,
              * 16-23 and 24-31 the same for tile 2p + 1 */
@@ -229,8 +239,10 @@ static void compute_stage(gen *g, frag *f, LLVMValueRef a_tile, LLVMValueRef b_t
             for (int t = terms - 1; t >= 0; t--) { /* the small terms first */
                 LLVMValueRef bfr[4];
                 ldmatrix4(g, shared_at(g, b_tile, add(g, at, c64(g, t * term_bytes))), bfr);
-                mma(g, f->acc[2 * pair], a, bfr[0], bfr[1]);
-                mma(g, f->acc[2 * pair + 1], a, bfr[2], bfr[3]);
+                for (int r = 0; r < p->rt; r++) {
+                    mma(g, f->acc[r][2 * pair], a[r], bfr[0], bfr[1]);
+                    mma(g, f->acc[r][2 * pair + 1], a[r], bfr[2], bfr[3]);
+                }
             }
         }
     }
@@ -240,9 +252,10 @@ static void compute_stage(gen *g, frag *f, LLVMValueRef a_tile, LLVMValueRef b_t
 
 static void set_zero(gen *g, frag *f)
 {
-    for (int j = 0; j < 8; j++)
-        for (int i = 0; i < 4; i++)
-            f->acc[j][i] = LLVMConstReal(g->f32, 0.0);
+    for (int r = 0; r < 2; r++)
+        for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 4; i++)
+                f->acc[r][j][i] = LLVMConstReal(g->f32, 0.0);
 }
 
 /* Stages [first, last) of K: NS - 1 in flight before the first compute;
@@ -268,13 +281,12 @@ static void pipeline(gen *g, frag *f, LLVMValueRef first, LLVMValueRef last)
     LLVMValueRef it = LLVMBuildPhi(g->b, g->i64, "it");
     LLVMValueRef zero = c64(g, 0);
     LLVMAddIncoming(it, &zero, &pre, 1);
-    LLVMValueRef phis[8][4];
-    for (int j = 0; j < g->ntiles; j++)
-        for (int i = 0; i < 4; i++) {
-            phis[j][i] = LLVMBuildPhi(g->b, g->f32, "");
-            LLVMAddIncoming(phis[j][i], &f->acc[j][i], &pre, 1);
-            f->acc[j][i] = phis[j][i];
-        }
+    LLVMValueRef phis[2][8][4];
+    FOR_ACC(g, r, j, i) {
+        phis[r][j][i] = LLVMBuildPhi(g->b, g->f32, "");
+        LLVMAddIncoming(phis[r][j][i], &f->acc[r][j][i], &pre, 1);
+        f->acc[r][j][i] = phis[r][j][i];
+    }
     LLVMBuildCondBr(g->b, lt(g, it, count), body, done);
     LLVMPositionBuilderAtEnd(g->b, body);
     wait_groups(g, ns - 2);
@@ -300,20 +312,17 @@ static void pipeline(gen *g, frag *f, LLVMValueRef first, LLVMValueRef last)
     if (g->flush)
         set_zero(g, &group);
     compute_stage(g, &group, a_tile, b_tile);
-    for (int j = 0; j < g->ntiles; j++)
-        for (int i = 0; i < 4; i++)
-            f->acc[j][i] = g->flush ? LLVMBuildFAdd(g->b, f->acc[j][i], group.acc[j][i], "") : group.acc[j][i];
+    FOR_ACC(g, r, j, i)
+        f->acc[r][j][i] = g->flush ? LLVMBuildFAdd(g->b, f->acc[r][j][i], group.acc[r][j][i], "") : group.acc[r][j][i];
     LLVMValueRef it_next = add(g, it, c64(g, 1));
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(g->b);
     LLVMAddIncoming(it, &it_next, &latch, 1);
-    for (int j = 0; j < g->ntiles; j++)
-        for (int i = 0; i < 4; i++)
-            LLVMAddIncoming(phis[j][i], &f->acc[j][i], &latch, 1);
+    FOR_ACC(g, r, j, i)
+        LLVMAddIncoming(phis[r][j][i], &f->acc[r][j][i], &latch, 1);
     LLVMBuildBr(g->b, head);
     LLVMPositionBuilderAtEnd(g->b, done);
-    for (int j = 0; j < g->ntiles; j++)
-        for (int i = 0; i < 4; i++)
-            f->acc[j][i] = phis[j][i];
+    FOR_ACC(g, r, j, i)
+        f->acc[r][j][i] = phis[r][j][i];
     call(g, "llvm.nvvm.cp.async.wait.all", NULL, 0);
     barrier(g); /* the stages' memory may now be reused */
 }
@@ -330,25 +339,25 @@ static void epilogue_at(gen *g, LLVMValueRef m, LLVMValueRef n, LLVMValueRef acc
     if_end(g, join);
 }
 
-/* Accumulator element i of n8 tile j: row grp (+8 for i >= 2), column 2 tig + (i & 1). */
-static void fragment_coords(gen *g, int j, int i, LLVMValueRef *row, LLVMValueRef *col)
+/* Accumulator element i of n8 tile j of row tile r: row 16 r + grp (+8 for
+ * i >= 2) of the warp's rows, column 2 tig + (i & 1). */
+static void fragment_coords(gen *g, int r, int j, int i, LLVMValueRef *row, LLVMValueRef *col)
 {
     LLVMValueRef grp = LLVMBuildZExt(g->b, LLVMBuildLShr(g->b, g->lane, c32(g, 2), ""), g->i64, "");
     LLVMValueRef tig2 = LLVMBuildZExt(g->b, LLVMBuildShl(g->b, LLVMBuildAnd(g->b, g->lane, c32(g, 3), ""), c32(g, 1), ""),
                                       g->i64, "");
-    *row = add(g, grp, c64(g, i >= 2 ? 8 : 0));
+    *row = add(g, grp, c64(g, 16 * r + (i >= 2 ? 8 : 0)));
     *col = add(g, tig2, c64(g, 8 * j + (i & 1)));
 }
 
 static void emit_direct(gen *g, frag *f)
 {
-    LLVMValueRef m0 = add(g, g->m_block0, mul(g, g->wmi, c64(g, 16)));
-    for (int j = 0; j < g->ntiles; j++)
-        for (int i = 0; i < 4; i++) {
-            LLVMValueRef r, c;
-            fragment_coords(g, j, i, &r, &c);
-            epilogue_at(g, add(g, m0, r), add(g, g->n0, c), f->acc[j][i]);
-        }
+    LLVMValueRef m0 = add(g, g->m_block0, mul(g, g->wmi, c64(g, nf_gemm_warp_rows(&g->p))));
+    FOR_ACC(g, r, j, i) {
+        LLVMValueRef row, col;
+        fragment_coords(g, r, j, i, &row, &col);
+        epilogue_at(g, add(g, m0, row), add(g, g->n0, col), f->acc[r][j][i]);
+    }
 }
 
 /* for (e = tid; e < n; e += threads) { ... }; loop_close after the body. */
@@ -375,7 +384,7 @@ static simple_loop loop_open(gen *g, int64_t n)
 
 static void loop_close(gen *g, simple_loop *l)
 {
-    LLVMValueRef next = add(g, l->e, c64(g, NF_GEMM_THREADS));
+    LLVMValueRef next = add(g, l->e, c64(g, nf_gemm_threads(&g->p)));
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(g->b);
     LLVMAddIncoming(l->e, &next, &latch, 1);
     LLVMBuildBr(g->b, l->head);
@@ -394,29 +403,29 @@ static void emit_reduce(gen *g, frag *f, LLVMValueRef mblock, LLVMValueRef nbloc
                         LLVMValueRef scratch)
 {
     const nf_gemm_plan *p = &g->p;
-    /* warp partials: sm[warp][row 0..15][n 0..BN) in the stages' memory */
+    /* warp partials: sm[warp][row 0..wr)[n 0..BN) in the stages' memory */
+    int64_t wr = nf_gemm_warp_rows(p);
     LLVMValueRef sm = g->smem;
-    LLVMValueRef wbase = mul(g, LLVMBuildZExt(g->b, g->warp, g->i64, ""), c64(g, 16 * BN));
-    for (int j = 0; j < g->ntiles; j++)
-        for (int i = 0; i < 4; i++) {
-            LLVMValueRef r, c;
-            fragment_coords(g, j, i, &r, &c);
-            LLVMBuildStore(g->b, f->acc[j][i], f32_at(g, sm, add(g, wbase, add(g, mul(g, r, c64(g, BN)), c))));
-        }
+    LLVMValueRef wbase = mul(g, LLVMBuildZExt(g->b, g->warp, g->i64, ""), c64(g, wr * BN));
+    FOR_ACC(g, r, j, i) {
+        LLVMValueRef row, col;
+        fragment_coords(g, r, j, i, &row, &col);
+        LLVMBuildStore(g->b, f->acc[r][j][i], f32_at(g, sm, add(g, wbase, add(g, mul(g, row, c64(g, BN)), col))));
+    }
     barrier(g);
 
-    int64_t tile = 16 * p->wm * BN, width = 8 * g->ntiles;
+    int64_t tile = nf_gemm_block_rows(p) * BN, width = 8 * g->ntiles;
     LLVMValueRef tile_id = add(g, mul(g, mblock, c64(g, p->nblocks)), nblock);
-    /* workspace: [split][tile][16 * wm * BN] floats, then one counter per tile */
+    /* workspace: [split][tile][block rows * BN] floats, then one counter per tile */
     LLVMValueRef ws_tile = mul(g, add(g, mul(g, split, c64(g, p->mblocks * p->nblocks)), tile_id), c64(g, tile));
     simple_loop l = loop_open(g, tile);
     {
         LLVMValueRef r = LLVMBuildUDiv(g->b, l.e, c64(g, BN), ""), n = LLVMBuildURem(g->b, l.e, c64(g, BN), "");
-        LLVMValueRef rw = LLVMBuildUDiv(g->b, r, c64(g, 16), ""), rr = LLVMBuildURem(g->b, r, c64(g, 16), "");
+        LLVMValueRef rw = LLVMBuildUDiv(g->b, r, c64(g, wr), ""), rr = LLVMBuildURem(g->b, r, c64(g, wr), "");
         LLVMValueRef sum = NULL;
         for (int w = 0; w < p->wk; w++) { /* fixed order: deterministic */
             LLVMValueRef warp = add(g, rw, c64(g, (int64_t)w * p->wm));
-            LLVMValueRef at = add(g, mul(g, warp, c64(g, 16 * BN)), add(g, mul(g, rr, c64(g, BN)), n));
+            LLVMValueRef at = add(g, mul(g, warp, c64(g, wr * BN)), add(g, mul(g, rr, c64(g, BN)), n));
             LLVMValueRef v = LLVMBuildLoad2(g->b, g->f32, f32_at(g, sm, at), "");
             sum = sum ? LLVMBuildFAdd(g->b, sum, v, "") : v;
         }
@@ -503,18 +512,26 @@ nf_status nf_nvptx_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan 
     g.ntiles = g.p.bn_rows / 8;
     char note[256]; /* the tiling, for readers of the PTX */
     snprintf(note, sizeof note,
-             "// nf_k%d: gemm %lldx%lldx%lld, blocks %lld x %lld x %lld (split-K), warps %d x %d, %d-column stages x %d, "
-             "%lld bytes of shared memory\n",
+             "// nf_k%d: gemm %lldx%lldx%lld, blocks %lld x %lld x %lld (split-K), warps %d x %d of %d rows each, "
+             "%d-column stages x %d, %lld bytes of shared memory\n",
              index, (long long)g.p.M, (long long)g.p.N, (long long)g.p.K, (long long)g.p.mblocks, (long long)g.p.nblocks,
-             (long long)g.p.splits, g.p.wm, g.p.wk, g.p.bk, g.p.stages, (long long)g.p.smem_bytes);
+             (long long)g.p.splits, g.p.wm, g.p.wk, nf_gemm_warp_rows(&g.p), g.p.bk, g.p.stages, (long long)g.p.smem_bytes);
     LLVMAppendModuleInlineAsm(m, note, strlen(note));
     LLVMValueRef fn = nf_gpu_kernel_function(t, m, index, s, err);
     if (!fn)
         return err ? err->status : NF_ERR_NOMEM;
     g.fn = fn;
-    /* 256 threads, two blocks per SM: ptxas keeps registers at 128 or fewer */
-    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateStringAttribute(g.c, "nvvm.maxntid", 12, "256", 3));
-    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateStringAttribute(g.c, "nvvm.minctasm", 13, "2", 1));
+    g.flush = k->gemm->dtype == NF_F32 || pl->keep_fp32;
+    /* 256 threads, two blocks per SM: ptxas keeps registers at 128 or fewer;
+     * but two row tiles with the flush's second accumulator set need more,
+     * and a block of 512 threads is alone on its SM anyway */
+    bool one_block = (g.p.rt == 2 && g.flush) || g.p.warps == 16;
+    char threads[8];
+    snprintf(threads, sizeof threads, "%d", nf_gemm_threads(&g.p));
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+                            LLVMCreateStringAttribute(g.c, "nvvm.maxntid", 12, threads, (unsigned)strlen(threads)));
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+                            LLVMCreateStringAttribute(g.c, "nvvm.minctasm", 13, one_block ? "1" : "2", 1));
     g.b = LLVMCreateBuilderInContext(g.c);
     LLVMPositionBuilderAtEnd(g.b, LLVMAppendBasicBlockInContext(g.c, fn, "entry"));
     LLVMValueRef *ptrs = calloc((size_t)s->n + 1, sizeof *ptrs);
@@ -528,7 +545,6 @@ nf_status nf_nvptx_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan 
     }
     const nf_value *a = k->a.source, *b = k->b.source;
     const nf_layout *la = nf_slots_layout(s, a), *lb = nf_slots_layout(s, b);
-    g.flush = k->gemm->dtype == NF_F32 || pl->keep_fp32;
     g.a_base = LLVMBuildGEP2(g.b, g.i16, ptrs[s->first_slot[a->id]], (LLVMValueRef[]){c64(&g, la->offset)}, 1, "");
     g.b_base = LLVMBuildGEP2(g.b, g.p.split_b ? g.f32 : g.i16, ptrs[s->first_slot[b->id]],
                              (LLVMValueRef[]){c64(&g, lb->offset)}, 1, "");
@@ -544,7 +560,7 @@ nf_status nf_nvptx_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan 
     LLVMValueRef mblock = LLVMBuildZExt(g.b, sreg(&g, "llvm.nvvm.read.ptx.sreg.ctaid.x"), g.i64, "");
     LLVMValueRef nblock = LLVMBuildZExt(g.b, sreg(&g, "llvm.nvvm.read.ptx.sreg.ctaid.y"), g.i64, "");
     LLVMValueRef split = LLVMBuildZExt(g.b, sreg(&g, "llvm.nvvm.read.ptx.sreg.ctaid.z"), g.i64, "");
-    g.m_block0 = mul(&g, mblock, c64(&g, 16 * g.p.wm));
+    g.m_block0 = mul(&g, mblock, c64(&g, nf_gemm_block_rows(&g.p)));
     g.n0 = mul(&g, nblock, c64(&g, BN));
     /* this block's stages: an even share of K's */
     LLVMValueRef first = LLVMBuildSDiv(g.b, mul(&g, split, c64(&g, g.p.kstages)), c64(&g, g.p.splits), "");

@@ -7,21 +7,22 @@
 #include "codegen/codegen.h"
 
 enum {
-    NF_GEMM_WARPS = 8,    /* a block is 8 warps, 256 threads */
-    NF_GEMM_THREADS = 256,
-    NF_GEMM_BN = 64,      /* columns of a block tile */
+    NF_GEMM_MAX_WARPS = 16, /* a block is 8 or 16 warps */
+    NF_GEMM_BN = 64,        /* columns of a block tile */
 };
 
-/* One GEMM's tiling. A block owns BM = 16 * wm rows and up to 64 columns of
- * the result, and a range of K that it streams through shared memory in
- * stages of bk columns (cp.async, `stages` deep). Its warps form a wm x wk
- * grid: warp (i, j) owns rows 16i.. and the k16 steps j, j + wk, ... of each
+/* One GEMM's tiling. A block owns BM = 16 * rt * wm rows and up to 64 columns
+ * of the result, and a range of K that it streams through shared memory in
+ * stages of bk columns (cp.async, `stages` deep). Its 8 or 16 warps form a wm x wk
+ * grid: warp (i, j) owns rows 16 rt i .. 16 rt (i + 1) and the k16 steps j, j + wk, ... of each
  * stage. K is split over `splits` blocks (grid z) when M alone cannot fill
  * the GPU. */
 typedef struct nf_gemm_plan {
     int64_t M, N, K;
-    int wm, wk;
-    int bk;         /* K columns per stage: 64, or 128 when wk = 8 */
+    int warps;      /* of a block: 8, or 16 to hide more latency */
+    int wm, wk;     /* warps = wm * wk */
+    int rt;         /* m16 row tiles per warp: 1, or 2 to reuse each W fragment twice */
+    int bk;         /* K columns per stage: 64, or 128 when wk = 8 (every warp a k16 step) */
     int stages;     /* stages in flight */
     int bn_rows;    /* weight rows per stage: N rounded up to 16, at most 64 */
     int64_t mblocks, nblocks, splits;
@@ -34,10 +35,16 @@ typedef struct nf_gemm_plan {
 } nf_gemm_plan;
 
 /* The plan for this signature on a GPU with `sms` multiprocessors. The
- * environment variable NSAFUSE_GEMM_PLAN="wm=W,splits=S,stages=N" (any
- * subset) overrides the choice, for tuning; kernel.c adds it to the disk
+ * environment variable NSAFUSE_GEMM_PLAN="warps=8,wm=W,rt=R,splits=S,stages=N"
+ * (any subset) overrides the choice, for tuning; kernel.c adds it to the disk
  * cache key. */
 nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms);
+
+/* Rows of A a warp, and a block, computes. */
+static inline int nf_gemm_warp_rows(const nf_gemm_plan *p) { return 16 * p->rt; }
+static inline int64_t nf_gemm_block_rows(const nf_gemm_plan *p) { return 16 * (int64_t)p->rt * p->wm; }
+
+static inline int nf_gemm_threads(const nf_gemm_plan *p) { return 32 * p->warps; }
 
 /* Whether the grid needs the workspace and the in-block reduction. */
 static inline bool nf_gemm_direct(const nf_gemm_plan *p) { return p->wk == 1 && p->splits == 1; }

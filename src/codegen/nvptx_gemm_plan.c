@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Shared memory a block may take while two blocks still fit on an SM. */
-enum { SMEM_BUDGET = 100 * 1024, MAX_STAGES = 6 };
+/* Shared memory a block may take: two blocks of 8 warps still fit on an SM
+ * (228 KB), a block of 16 warps is alone. */
+enum { MAX_STAGES = 6 };
+static int64_t smem_budget(const nf_gemm_plan *p) { return p->warps == 16 ? 200 * 1024 : 100 * 1024; }
 /* The most the last block of a tile reads back from the workspace. */
 enum { REDUCE_BYTES = 256 * 1024 };
 
@@ -30,20 +32,20 @@ static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 /* Fills in everything that follows from wm, splits and stages. */
 static void derive(nf_gemm_plan *p)
 {
-    p->wk = NF_GEMM_WARPS / p->wm;
+    p->wk = p->warps / p->wm;
     p->bk = p->wk == 8 ? 128 : 64;
-    p->mblocks = ceil_div(p->M, 16 * p->wm);
+    p->mblocks = ceil_div(p->M, nf_gemm_block_rows(p));
     p->kstages = ceil_div(p->K, p->bk);
     if (p->splits > p->kstages)
         p->splits = p->kstages;
     if (p->splits < 1)
         p->splits = 1;
-    p->a_bytes = 16 * p->wm * p->bk * 2;
+    p->a_bytes = nf_gemm_block_rows(p) * p->bk * 2;
     p->stage_bytes = p->a_bytes + (int64_t)p->bn_rows * p->bk * (p->split_b ? 4 : 2);
     p->conv_bytes = p->split_b ? 3 * (int64_t)p->bn_rows * p->bk * 2 : 0;
     int64_t per_block = ceil_div(p->kstages, p->splits);
     if (p->stages < 2) {
-        p->stages = (int)((SMEM_BUDGET - p->conv_bytes) / p->stage_bytes);
+        p->stages = (int)((smem_budget(p) - p->conv_bytes) / p->stage_bytes);
         if (p->stages > MAX_STAGES)
             p->stages = MAX_STAGES;
         if (p->stages > per_block + 1)
@@ -52,34 +54,44 @@ static void derive(nf_gemm_plan *p)
             p->stages = 2;
     }
     p->smem_bytes = p->stages * p->stage_bytes + p->conv_bytes;
-    int64_t partials = NF_GEMM_WARPS * 16 * NF_GEMM_BN * 4; /* the in-block reduction reuses the stages */
+    int64_t partials = (int64_t)p->warps * nf_gemm_warp_rows(p) * NF_GEMM_BN * 4; /* the in-block reduction reuses the stages */
     if (!nf_gemm_direct(p) && p->smem_bytes < partials)
         p->smem_bytes = partials;
 }
 
 /* Microseconds the plan should take, from a rough model of the H100: DRAM
  * at 3 TB/s, L2 to the SMs at 8 TB/s, one SM streaming at most ~60 GB/s,
- * and a split-K tail where the last block reads the partials back. */
+ * its shared memory and tensor cores, and a split-K tail where the last
+ * block reads the partials back. */
 static double cost_us(const nf_gemm_plan *p, int sms)
 {
     double bsz = p->split_b ? 4 : 2;
     double dram = (double)p->M * p->K * 2 + (double)p->N * p->K * bsz + (double)p->M * p->N * 4;
     double blocks = (double)(p->mblocks * p->nblocks * p->splits);
     double kcols = (double)ceil_div(p->kstages, p->splits) * p->bk;
-    double block_bytes = (16.0 * p->wm * 2 + p->bn_rows * bsz) * kcols;
-    double slots = 2.0 * sms, waves = blocks > slots ? (double)ceil_div((int64_t)blocks, (int64_t)slots) : 1;
-    double per_sm = blocks >= sms ? 2 : 1;
+    double block_bytes = ((double)nf_gemm_block_rows(p) * 2 + p->bn_rows * bsz) * kcols;
+    double slots = (p->warps == 8 ? 2.0 : 1.0) * sms, waves = blocks > slots ? (double)ceil_div((int64_t)blocks, (int64_t)slots) : 1;
+    double per_sm = blocks >= sms && p->warps == 8 ? 2 : 1;
     double t_sm = waves * block_bytes * per_sm / 60e3;
+    /* inside the SM: shared memory moves 128 B a clock (~225 KB/us): the
+     * copies in, and per k16 step each of the wm row warps' ldmatrix of its
+     * A tiles and of all W tiles; the tensor cores take ~2 clocks an mma */
+    int terms = p->split_b ? 3 : 1;
+    double ksteps = kcols / 16;
+    double reads = ksteps * p->wm * (p->rt + p->bn_rows / 16.0 * terms) * 512;
+    double t_smem = waves * per_sm * (reads + block_bytes) / 225e3;
+    double mmas = ksteps * p->wm * p->rt * (p->bn_rows / 8.0) * terms;
+    double t_mma = waves * per_sm * mmas * 2 / 1.755e3;
+    t_sm = t_sm > t_smem ? t_sm : t_smem;
+    t_sm = t_sm > t_mma ? t_sm : t_mma;
     double t_l2 = blocks * block_bytes / 8e6;
     double t_dram = dram / 3e6;
     double t = t_dram > t_l2 ? t_dram : t_l2;
     t = t > t_sm ? t : t_sm;
     if (p->splits > 1) /* partials out and back, then the tail block's read */
-        t += 1.0 + (double)p->splits * 16 * p->wm * NF_GEMM_BN * 4 / 60e3;
-    if (p->split_b) { /* every block splits its weights (~8 ops each over 128 lanes), then three products each */
+        t += 1.0 + (double)p->splits * nf_gemm_block_rows(p) * NF_GEMM_BN * 4 / 60e3;
+    if (p->split_b) /* every block splits its weights: ~8 ops each over 128 lanes */
         t += waves * (double)p->bn_rows * kcols * 8 / (128 * 1.75e3);
-        t += 3.0 * 2.0 * (double)p->M * p->N * p->K / 0.6e9;
-    }
     return t;
 }
 
@@ -87,10 +99,14 @@ static void parse_override(nf_gemm_plan *p, const char *text)
 {
     while (text && *text) {
         int v = 0, used = 0;
-        if (sscanf(text, "wm=%d%n", &v, &used) == 1 && (v == 1 || v == 2 || v == 4 || v == 8))
+        if (sscanf(text, "wm=%d%n", &v, &used) == 1 && (v == 1 || v == 2 || v == 4 || v == 8 || v == 16))
             p->wm = v;
+        else if (sscanf(text, "warps=%d%n", &v, &used) == 1 && (v == 8 || v == 16))
+            p->warps = v;
         else if (sscanf(text, "splits=%d%n", &v, &used) == 1 && v >= 1 && (v & (v - 1)) == 0)
             p->splits = v;
+        else if (sscanf(text, "rt=%d%n", &v, &used) == 1 && (v == 1 || v == 2))
+            p->rt = v;
         else if (sscanf(text, "stages=%d%n", &v, &used) == 1 && v >= 2 && v <= 8)
             p->stages = v;
         const char *comma = strchr(text, ',');
@@ -114,12 +130,14 @@ nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms
     for (int wm = 8; wm >= 1; wm /= 2)
         for (int64_t splits = 1; splits <= 64; splits *= 2) {
             nf_gemm_plan p = base;
+            p.warps = 8;
             p.wm = wm;
+            p.rt = 1;
             p.splits = splits;
             derive(&p);
-            if (p.splits != splits || splits * 16 * wm * NF_GEMM_BN * 4 > REDUCE_BYTES)
+            if (p.splits != splits || splits * nf_gemm_block_rows(&p) * NF_GEMM_BN * 4 > REDUCE_BYTES)
                 break;
-            if (p.smem_bytes > SMEM_BUDGET)
+            if (p.smem_bytes > smem_budget(&p))
                 continue;
             double c = cost_us(&p, sms);
             if (best.wm == 0 || c < best_cost) {
@@ -127,12 +145,33 @@ nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms
                 best_cost = c;
             }
         }
+    /* Measured on the H100 (scripts/gemm-sweep.sh, head gate): when the grid
+     * is one block per SM and the block's warps already split K, twice the
+     * warps (splitting K twice as finely) hide more latency: T = 512, 2048,
+     * 8192 took 12.6, 25.0, 51.6 us instead of 12.9, 27.9, 53.3. Two row
+     * tiles per warp (rt = 2) never won; it stays for the override. */
+    if (best.wm >= 2 && best.wk >= 2 && best.wk <= 4 && best.mblocks * best.nblocks * best.splits <= sms) {
+        nf_gemm_plan p = best;
+        p.warps = 16;
+        p.stages = 0;
+        derive(&p);
+        if (p.smem_bytes <= smem_budget(&p))
+            best = p;
+    }
     const char *o = getenv("NSAFUSE_GEMM_PLAN");
     if (o && *o) {
         nf_gemm_plan p = base;
+        p.warps = 8; /* what the override leaves out: 8 warps, one row tile, the chosen wm and splits */
         p.wm = best.wm;
+        p.rt = 1;
         p.splits = best.splits;
         parse_override(&p, o);
+        if (p.warps == 16) /* 512 threads leave 128 registers: one row tile */
+            p.rt = 1;
+        if (p.wm > p.warps)
+            p.wm = p.warps;
+        if (p.warps / p.wm > 8)
+            p.wm = p.warps / 8;
         derive(&p);
         best = p;
     }
@@ -146,11 +185,11 @@ void nf_nvptx_gemm_launch(const nf_fused_kernel *k, const nf_slots *s, int sms, 
     l->grid[0] = (unsigned)p.mblocks;
     l->grid[1] = (unsigned)p.nblocks;
     l->grid[2] = (unsigned)p.splits;
-    l->block[0] = NF_GEMM_THREADS;
+    l->block[0] = (unsigned)nf_gemm_threads(&p);
     l->block[1] = l->block[2] = 1;
     l->shared_bytes = (unsigned)p.smem_bytes;
     if (p.splits > 1) {
-        int64_t tile = 16 * p.wm * NF_GEMM_BN;
+        int64_t tile = nf_gemm_block_rows(&p) * NF_GEMM_BN;
         l->scratch_bytes = (size_t)(p.splits * p.mblocks * p.nblocks * tile) * 4 + (size_t)(p.mblocks * p.nblocks) * 4;
     }
 }
