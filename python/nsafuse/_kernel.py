@@ -58,20 +58,6 @@ def _free(graph, handles):
     _lib.graph_free(graph)
 
 
-def _spans(meta):
-    """Byte offsets [lo, hi) that a tensor touches, relative to its pointer; None when empty."""
-    size = _lib.DTYPE_SIZES[meta.dtype]
-    lo = hi = 0
-    for n, s in zip(meta.shape, meta.strides):
-        if n == 0:
-            return None
-        if s < 0:
-            lo += (n - 1) * s
-        else:
-            hi += (n - 1) * s
-    return lo * size, (hi + 1) * size
-
-
 def _overlapping_layout(meta):
     """True when two elements of the tensor share memory (a broadcast view):
     a conservative test, dims sorted by stride must nest."""
@@ -101,7 +87,7 @@ class _Prepared:
 
 
 class _Signature:
-    __slots__ = ("handle", "in_template", "out_template", "pool", "allocs", "stream", "spans", "bindings",
+    __slots__ = ("handle", "in_template", "out_template", "pool", "allocs", "stream", "bindings",
                  "n_out", "device")
 
     def prepared(self):
@@ -313,7 +299,6 @@ class Kernel:
         # outputs go to the first input whose framework can allocate them
         home = next((m for m in metas[:n_in] if m.framework != OTHER), metas[0] if metas else None)
         sig.stream = _tensors.stream_function(home) if home else None
-        sig.spans = [_spans(m) for m in metas] if have_out else None
         sig.allocs = None
         if not have_out:
             if not metas:
@@ -352,8 +337,8 @@ class Kernel:
         return tuple(shape[d] for d in range(rank.value))
 
     def _run(self, sig, ptrs, n_in, outs, out):
-        if outs is not None and sig.spans is not None:
-            self._check_overlap(sig.spans, ptrs, n_in)
+        # out= may share memory with the inputs: nf_kernel_run computes from the
+        # inputs as they were (in place when that is safe, else through a temporary)
         prep = sig.pool.pop() if sig.pool else sig.prepared()
         try:
             for e, p in zip(prep.in_elems, ptrs):
@@ -377,19 +362,6 @@ class Kernel:
         if sig.n_out == 1:
             return results[0][0]
         return tuple(r[0] for r in results)
-
-    def _check_overlap(self, spans, ptrs, n_in):
-        for j in range(n_in, len(ptrs)):
-            if spans[j] is None:
-                continue
-            lo, hi = ptrs[j] + spans[j][0], ptrs[j] + spans[j][1]
-            for i in range(len(ptrs)):
-                if i == j or spans[i] is None:
-                    continue
-                if ptrs[i] + spans[i][0] < hi and lo < ptrs[i] + spans[i][1]:
-                    what = self._label("input", i) if i < n_in else self._label("output", i - n_in)
-                    raise Error(f"{self._label('output', j - n_in)} overlaps {what} in memory; nsafuse does not "
-                                f"compute in place: pass a separate out=")
 
     # ---- what was compiled ------------------------------------------------
 
