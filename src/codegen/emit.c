@@ -158,8 +158,11 @@ nf_status nf_emit_prepare(LLVMModuleRef m, LLVMTargetMachineRef tm, bool optimiz
     /* The loop vectorizer's uniformity analysis (vputils::isUniformAcrossVFsAndUFs)
      * walks operand trees without memoizing: on a fused body that reuses values
      * (x in x * sigmoid(x), a chain of add(v, v)) it is exponential in the chain's
-     * depth, and compiling one kernel could take minutes. The SLP vectorizer stays. */
+     * depth, and compiling one kernel could take minutes. The pass still plans
+     * (with one lane) while interleaving is on, so both are off; the SLP
+     * vectorizer stays. */
     LLVMPassBuilderOptionsSetLoopVectorization(opts, 0);
+    LLVMPassBuilderOptionsSetLoopInterleaving(opts, 0);
     LLVMErrorRef e = LLVMRunPasses(m, "default<O2>", tm, opts);
     LLVMDisposePassBuilderOptions(opts);
     if (e) {
