@@ -131,7 +131,7 @@ def test_bad_out(gate):
     still_works(gate)
 
 
-def test_out_may_overlap_an_input():
+def test_out_may_overlap_an_input(device):
     """out= may share memory with the inputs (sglang's RoPE write-back): the
     result is what the graph computes from the inputs as they were, whether
     nsafuse writes in place or stages through a temporary (docs/ROPE.md)."""
@@ -140,7 +140,8 @@ def test_out_may_overlap_an_input():
     print(f"seed {seed}")
     g = torch.Generator().manual_seed(seed)
     for case in ("same view", "shifted", "other input", "same address, other strides"):
-        a, b = torch.rand(16, generator=g) + 0.5, torch.rand(16, generator=g) + 0.5
+        a = (torch.rand(16, generator=g) + 0.5).to(device)
+        b = (torch.rand(16, generator=g) + 0.5).to(device)
         ia, ib, out = {"same view": (a[:8], b[:8], a[:8]), "shifted": (a[:8], b[:8], a[2:10]),
                        "other input": (a[:8], b[:8], b[3:11]),
                        "same address, other strides": (a[:8], b[:8], a[::2])}[case]
