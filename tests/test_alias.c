@@ -20,6 +20,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "compiled_test_util.h"
+
 enum { GUARD = 64, MAX_BUFS = 6, MAX_VIEWS = 6 };
 
 /* A buffer: n elements of dtype, with GUARD poisoned elements either side. */
@@ -534,19 +536,8 @@ static void in_place_gpu_code_assembles(void **state)
 static int find_gpu(void **state)
 {
     (void)state;
-    const char *s = getenv("NF_TEST_SEED");
-    if (s)
-        seed = strtoull(s, NULL, 0);
-    printf("seed %" PRIu64 " (NF_TEST_SEED to change)\n", seed);
-    void *p = NULL;
-    nf_error err;
-    if (nf_device_alloc(NF_DEVICE_CUDA, 16, &p, &err) == NF_OK) {
-        nf_device_free(NF_DEVICE_CUDA, p);
-        gpu_target = "cuda";
-        printf("GPU: every scenario runs on the GPU too\n");
-    } else {
-        printf("SKIP GPU part: %s\n", err.message);
-    }
+    seed = test_seed(seed);
+    gpu_target = find_cuda("every scenario runs on the GPU too");
     return 0;
 }
 

@@ -14,22 +14,10 @@
 #include <time.h>
 #include <cmocka.h>
 
+#include "compiled_test_util.h"
+
 /* ---- running a graph both ways ----------------------------------------- */
 
-typedef struct host_tensor {
-    nf_tensor t;
-    void *mem;
-} host_tensor;
-
-static void alloc_tensor(host_tensor *h, nf_dtype dt, int rank, const int64_t *shape)
-{
-    int64_t n = 1;
-    for (int d = 0; d < rank; d++)
-        n *= shape[d];
-    h->mem = calloc((size_t)(n ? n : 1), nf_dtype_size(dt));
-    assert_non_null(h->mem);
-    nf_tensor_init(&h->t, h->mem, dt, rank, shape);
-}
 
 static double max_abs(const nf_tensor *t)
 {
@@ -90,15 +78,7 @@ static nf_status run_on_gpu(nf_kernel *k, const nf_tensor *ins, int np, const nf
 static int find_gpu(void **state)
 {
     (void)state;
-    void *p = NULL;
-    nf_error err;
-    if (nf_device_alloc(NF_DEVICE_CUDA, 16, &p, &err) == NF_OK) {
-        nf_device_free(NF_DEVICE_CUDA, p);
-        gpu_target = "cuda";
-        printf("GPU: fused and unfused GPU runs are checked too\n");
-    } else {
-        printf("SKIP GPU part: %s\n", err.message);
-    }
+    gpu_target = find_cuda("fused and unfused GPU runs are checked too");
     return 0;
 }
 

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "compiled_test_util.h"
+
 static const char *gpu_target;
 static uint64_t seed = 0x20be;
 
@@ -179,20 +181,6 @@ static void position_outside_the_cache_is_an_error(void **state)
 
 /* ---- compiled against the interpreter ---------------------------------------- */
 
-typedef struct host_tensor {
-    nf_tensor t;
-    void *mem;
-} host_tensor;
-
-static void alloc_tensor(host_tensor *h, nf_dtype dt, int rank, const int64_t *shape)
-{
-    int64_t n = 1;
-    for (int d = 0; d < rank; d++)
-        n *= shape[d];
-    h->mem = calloc((size_t)(n ? n : 1), nf_dtype_size(dt));
-    assert_non_null(h->mem);
-    nf_tensor_init(&h->t, h->mem, dt, rank, shape);
-}
 
 static size_t tensor_bytes(const nf_tensor *t) { return (size_t)nf_tensor_numel(t) * nf_dtype_size(t->dtype); }
 
@@ -399,19 +387,8 @@ static void kernels_clamp_positions(void **state)
 static int setup(void **state)
 {
     (void)state;
-    const char *s = getenv("NF_TEST_SEED");
-    if (s)
-        seed = strtoull(s, NULL, 0);
-    printf("seed %" PRIu64 " (NF_TEST_SEED to change)\n", seed);
-    void *p = NULL;
-    nf_error err;
-    if (nf_device_alloc(NF_DEVICE_CUDA, 16, &p, &err) == NF_OK) {
-        nf_device_free(NF_DEVICE_CUDA, p);
-        gpu_target = "cuda";
-        printf("GPU: compiled checks run on the GPU too\n");
-    } else {
-        printf("SKIP GPU part: %s\n", err.message);
-    }
+    seed = test_seed(seed);
+    gpu_target = find_cuda("compiled checks run on the GPU too");
     return 0;
 }
 

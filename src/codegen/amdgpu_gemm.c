@@ -292,12 +292,8 @@ nf_status nf_amdgpu_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan
     g.b = LLVMCreateBuilderInContext(g.c);
     g.e = (nf_ix_env){g.b, g.i64};
     LLVMPositionBuilderAtEnd(g.b, LLVMAppendBasicBlockInContext(g.c, fn, "entry"));
-    LLVMValueRef *ptrs = calloc((size_t)s->n + 1, sizeof *ptrs);
-    for (int i = 0; ptrs && i < s->n; i++)
-        ptrs[i] = LLVMGetParam(fn, (unsigned)i);
-    g.body = ptrs ? nf_body_new(m, g.b, pl, k, s, ptrs) : NULL;
+    g.body = nf_body_new_params(m, g.b, pl, k, s, fn);
     if (!g.body) {
-        free(ptrs);
         LLVMDisposeBuilder(g.b);
         return nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory in codegen");
     }
@@ -305,9 +301,8 @@ nf_status nf_amdgpu_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan
     const nf_layout *la = nf_slots_layout(s, a), *lb = nf_slots_layout(s, b);
     g.split_b = nf_gemm_splits_b(k);
     g.flush = k->gemm->dtype == NF_F32 || pl->keep_fp32;
-    g.a_base = LLVMBuildGEP2(g.b, g.i16, ptrs[s->first_slot[a->id]], (LLVMValueRef[]){c64(&g, la->offset)}, 1, "");
-    g.b_base = LLVMBuildGEP2(g.b, g.split_b ? g.f32 : g.i16, ptrs[s->first_slot[b->id]],
-                             (LLVMValueRef[]){c64(&g, lb->offset)}, 1, "");
+    g.a_base = nf_body_base(g.body, a, g.i16);
+    g.b_base = nf_body_base(g.body, b, g.split_b ? g.f32 : g.i16);
     g.a_row_stride = la->rank >= 2 ? la->strides[la->rank - 2] : 0;
     g.b_row_stride = lb->strides[0];
 
@@ -329,7 +324,6 @@ nf_status nf_amdgpu_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan
     LLVMBuildRetVoid(g.b);
     nf_status st = nf_body_failed(g.body, err) ? NF_ERR_COMPILE : NF_OK;
     nf_body_free(g.body);
-    free(ptrs);
     LLVMDisposeBuilder(g.b);
     return st;
 }

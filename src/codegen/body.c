@@ -22,6 +22,7 @@ struct nf_body {
     const nf_fused_kernel *k;
     const nf_slots *s;
     LLVMValueRef *ptrs;
+    bool owns_ptrs; /* nf_body_new_params made them */
     bool *is_input;  /* by value id: read from memory in this kernel */
     const nf_value *acc_value;
     LLVMValueRef acc;
@@ -56,10 +57,35 @@ nf_body *nf_body_new(LLVMModuleRef m, LLVMBuilderRef b, const nf_plan *p, const 
     return body;
 }
 
+nf_body *nf_body_new_params(LLVMModuleRef m, LLVMBuilderRef b, const nf_plan *p, const nf_fused_kernel *k,
+                            const nf_slots *s, LLVMValueRef fn)
+{
+    LLVMValueRef *ptrs = calloc((size_t)s->n + 1, sizeof *ptrs);
+    if (!ptrs)
+        return NULL;
+    for (int i = 0; i < s->n; i++)
+        ptrs[i] = LLVMGetParam(fn, (unsigned)i);
+    nf_body *body = nf_body_new(m, b, p, k, s, ptrs);
+    if (!body)
+        free(ptrs);
+    else
+        body->owns_ptrs = true;
+    return body;
+}
+
+LLVMValueRef nf_body_base(nf_body *body, const nf_value *v, LLVMTypeRef elem)
+{
+    int slot = body->s->first_slot[v->id];
+    LLVMValueRef offset = i64c(body, body->s->layout[slot].offset);
+    return LLVMBuildGEP2(body->b, elem, body->ptrs[slot], &offset, 1, "");
+}
+
 void nf_body_free(nf_body *body)
 {
     if (!body)
         return;
+    if (body->owns_ptrs)
+        free(body->ptrs);
     free(body->memo);
     free(body->is_input);
     free(body);

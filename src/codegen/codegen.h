@@ -91,7 +91,13 @@ void nf_emit_if_end(LLVMBuilderRef b, LLVMBasicBlockRef join); /* control_flow.c
 /* pointers: one per slot, LLVM values of the kernel (NULL: unused slot) */
 nf_body *nf_body_new(LLVMModuleRef m, LLVMBuilderRef b, const nf_plan *p, const nf_fused_kernel *k,
                      const nf_slots *s, LLVMValueRef *slot_ptrs);
+/* The same for a kernel function whose first parameters are the slots'
+ * pointers (nf_gpu_kernel_function); the body keeps the array. */
+nf_body *nf_body_new_params(LLVMModuleRef m, LLVMBuilderRef b, const nf_plan *p, const nf_fused_kernel *k,
+                            const nf_slots *s, LLVMValueRef fn);
 void nf_body_free(nf_body *body);
+/* Pointer to v's first element in its slot (elements of type elem). */
+LLVMValueRef nf_body_base(nf_body *body, const nf_value *v, LLVMTypeRef elem);
 /* The GEMM accumulator stands for `gemm` at the current element. */
 void nf_body_set_accumulator(nf_body *body, const nf_value *gemm, LLVMValueRef acc);
 /* Forgets values computed at earlier indices (call when the index changes). */

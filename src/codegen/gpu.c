@@ -215,13 +215,8 @@ nf_status nf_gpu_emit_kernel(const nf_target *t, LLVMModuleRef m, const nf_plan 
         return nf_amdgpu_emit_gemm(t, m, p, index, s, err);
     LLVMContextRef c = LLVMGetModuleContext(m);
     LLVMValueRef fn = nf_gpu_kernel_function(t, m, index, s, err);
-    LLVMValueRef *ptrs = calloc((size_t)s->n + 1, sizeof *ptrs);
-    if (!fn || !ptrs) {
-        free(ptrs);
-        return fn ? nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory in codegen") : err->status;
-    }
-    for (int i = 0; i < s->n; i++)
-        ptrs[i] = LLVMGetParam(fn, (unsigned)i);
+    if (!fn)
+        return err ? err->status : NF_ERR_NOMEM;
     LLVMBuilderRef b = LLVMCreateBuilderInContext(c);
     LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(c, fn, "entry");
     LLVMBasicBlockRef work = LLVMAppendBasicBlockInContext(c, fn, "work");
@@ -230,7 +225,7 @@ nf_status nf_gpu_emit_kernel(const nf_target *t, LLVMModuleRef m, const nf_plan 
     LLVMValueRef i = global_thread_index(t, b, m);
     LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntULT, i, LLVMGetParam(fn, (unsigned)s->n), ""), work, exit);
     LLVMPositionBuilderAtEnd(b, work);
-    nf_body *body = nf_body_new(m, b, p, k, s, ptrs);
+    nf_body *body = nf_body_new_params(m, b, p, k, s, fn);
     nf_status st = NF_OK;
     if (!body) {
         st = nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory in codegen");
@@ -247,7 +242,6 @@ nf_status nf_gpu_emit_kernel(const nf_target *t, LLVMModuleRef m, const nf_plan 
     LLVMBuildRetVoid(b);
     nf_body_free(body);
     LLVMDisposeBuilder(b);
-    free(ptrs);
     return st;
 }
 

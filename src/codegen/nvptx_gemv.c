@@ -127,23 +127,16 @@ nf_status nf_nvptx_emit_gemv(const nf_target *t, LLVMModuleRef m, const nf_plan 
     g.fn = nf_gpu_kernel_function(t, m, index, s, err);
     if (!g.fn)
         return err ? err->status : NF_ERR_NOMEM;
-    LLVMValueRef *ptrs = calloc((size_t)s->n + 1, sizeof *ptrs);
-    if (!ptrs)
-        return nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory in codegen");
-    for (int i = 0; i < s->n; i++)
-        ptrs[i] = LLVMGetParam(g.fn, (unsigned)i);
     g.b = LLVMCreateBuilderInContext(g.c);
     LLVMPositionBuilderAtEnd(g.b, LLVMAppendBasicBlockInContext(g.c, g.fn, "entry"));
-    nf_body *body = nf_body_new(m, g.b, pl, k, s, ptrs);
+    nf_body *body = nf_body_new_params(m, g.b, pl, k, s, g.fn);
     if (!body) {
-        free(ptrs);
         LLVMDisposeBuilder(g.b);
         return nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory in codegen");
     }
     const nf_layout *lx = nf_slots_layout(s, x), *lw = nf_slots_layout(s, w);
     LLVMTypeRef xe = nf_storage_type(g.c, x->dtype), we = nf_storage_type(g.c, w->dtype);
-    LLVMValueRef xb = LLVMBuildGEP2(g.b, xe, ptrs[s->first_slot[x->id]], (LLVMValueRef[]){c64(&g, lx->offset)}, 1, "");
-    LLVMValueRef wb = LLVMBuildGEP2(g.b, we, ptrs[s->first_slot[w->id]], (LLVMValueRef[]){c64(&g, lw->offset)}, 1, "");
+    LLVMValueRef xb = nf_body_base(body, x, xe), wb = nf_body_base(body, w, we);
     int64_t x_row = lx->rank >= 2 ? lx->strides[lx->rank - 2] : 0;
     LLVMValueRef tid = LLVMBuildZExt(g.b, call(&g, "llvm.nvvm.read.ptx.sreg.tid.x", NULL, 0), g.i64, "");
     LLVMValueRef n = LLVMBuildZExt(g.b, call(&g, "llvm.nvvm.read.ptx.sreg.ctaid.x", NULL, 0), g.i64, "");
@@ -208,7 +201,6 @@ nf_status nf_nvptx_emit_gemv(const nf_target *t, LLVMModuleRef m, const nf_plan 
     LLVMBuildRetVoid(g.b);
     nf_status st = nf_body_failed(body, err) ? NF_ERR_COMPILE : NF_OK;
     nf_body_free(body);
-    free(ptrs);
     LLVMDisposeBuilder(g.b);
     return st;
 }
