@@ -1,0 +1,133 @@
+/* The tensor-core GEMM's tiling plan (src/codegen/nvptx_gemm_plan.c) over
+ * many shapes and the three head-gate forms, read back from the comment the
+ * generator puts at the top of the PTX: the grid covers the result exactly,
+ * split counts are powers of two within K, the warp grid is one the kernel
+ * supports, and shared memory fits the SM. Needs no GPU (PTX for sm_90). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nsafuse.h"
+
+enum { MAX_SHARED = 227 * 1024 }; /* per block on sm_90, opted in */
+
+static const char *const forms[] = {
+    /* bf16-rounded */
+    "graph g(%x: bf16[M, K], %w: bf16[N, K]) {\n  %y = linear(%x, %w)\n  %o = cast(%y, f32)\n  return %o\n}\n",
+    /* f32-output */
+    "graph g(%x: bf16[M, K], %w: bf16[N, K]) {\n  %o = linear(%x, %w, out_dtype=f32)\n  return %o\n}\n",
+    /* fp32 weights */
+    "graph g(%x: bf16[M, K], %w: f32[N, K]) {\n  %xf = cast(%x, f32)\n  %o = linear(%xf, %w)\n  return %o\n}\n",
+};
+
+typedef struct plan_line {
+    long long m, n, k, mblocks, nblocks, splits;
+    int wm, wk, rows, bk, stages;
+    long long smem;
+} plan_line;
+
+static bool power_of_two(long long v) { return v > 0 && (v & (v - 1)) == 0; }
+static long long ceil_div(long long a, long long b) { return (a + b - 1) / b; }
+
+/* The PTX of form f at M x N x K (malloc'd). */
+static void ptx_for(int f, int64_t m, int64_t n, int64_t k, char **ptx)
+{
+    nf_error err;
+    nf_graph *g = nf_graph_parse(forms[f], strlen(forms[f]), "plan.nf", NULL, &err);
+    assert_non_null(g);
+    nf_compile_options o = {.target = "sm_90"};
+    nf_kernel *kern = NULL;
+    assert_int_equal(nf_compile(g, &o, &kern, &err), NF_OK);
+    nf_bindings b = {.n = 3, .names = {"M", "N", "K"}, .sizes = {m, n, k}};
+    size_t len = 0;
+    nf_status st = nf_kernel_dump(kern, "ptx", &b, ptx, &len, &err);
+    if (st != NF_OK)
+        fail_msg("form %d, %" PRId64 " x %" PRId64 " x %" PRId64 ": %s", f, m, n, k, err.message);
+    nf_kernel_free(kern);
+    nf_graph_free(g);
+}
+
+static void check_shape(int f, int64_t m, int64_t n, int64_t k)
+{
+    char *ptx = NULL;
+    ptx_for(f, m, n, k, &ptx);
+    const char *at = strstr(ptx, "// nf_k0: gemm ");
+    assert_non_null(at); /* every shape here takes the tensor-core path */
+    plan_line p;
+    int got = sscanf(at,
+                     "// nf_k0: gemm %lldx%lldx%lld, blocks %lld x %lld x %lld (split-K), warps %d x %d of %d rows each, "
+                     "%d-column stages x %d, %lld bytes of shared memory",
+                     &p.m, &p.n, &p.k, &p.mblocks, &p.nblocks, &p.splits, &p.wm, &p.wk, &p.rows, &p.bk, &p.stages,
+                     &p.smem);
+    if (got != 12)
+        fail_msg("form %d %" PRId64 "x%" PRId64 "x%" PRId64 ": unreadable plan line: %.200s", f, m, n, k, at);
+    char what[128];
+    snprintf(what, sizeof what, "form %d, %lld x %lld x %lld", f, p.m, p.n, p.k);
+    assert_true(p.m == m && p.n == n && p.k == k);
+    long long block_rows = (long long)p.wm * p.rows;
+    if (p.mblocks != ceil_div(m, block_rows) || p.nblocks != ceil_div(n, 64))
+        fail_msg("%s: grid %lld x %lld does not cover the result in blocks of %lld x 64", what, p.mblocks, p.nblocks,
+                 block_rows);
+    if (!power_of_two(p.splits) || p.splits > ceil_div(k, p.bk))
+        fail_msg("%s: %lld splits (powers of two within %lld stages only)", what, p.splits, ceil_div(k, p.bk));
+    int warps = p.wm * p.wk;
+    if ((warps != 8 && warps != 16) || p.wk > 8 || (p.rows != 16 && p.rows != 32))
+        fail_msg("%s: warp grid %d x %d of %d rows", what, p.wm, p.wk, p.rows);
+    if (p.bk != (p.wk == 8 ? 128 : 64) || p.stages < 2)
+        fail_msg("%s: %d-column stages x %d", what, p.bk, p.stages);
+    if (p.smem > MAX_SHARED || (warps == 8 && p.smem > 100 * 1024))
+        fail_msg("%s: %lld bytes of shared memory (%d warps)", what, p.smem, warps);
+    char ntid[32];
+    snprintf(ntid, sizeof ntid, ".maxntid %d", 32 * warps);
+    if (!strstr(ptx, ntid))
+        fail_msg("%s: the kernel does not say %s", what, ntid);
+    assert_non_null(strstr(ptx, "mma.sync.aligned.m16n8k16"));
+    assert_non_null(strstr(ptx, "ldmatrix.sync.aligned.m8n8.x4"));
+    free(ptx);
+}
+
+static void the_head_gate_shapes(void **state)
+{
+    (void)state;
+    static const int64_t tokens[] = {9, 32, 128, 512, 2048, 8192, 16384};
+    for (int f = 0; f < 3; f++)
+        for (size_t i = 0; i < sizeof tokens / sizeof tokens[0]; i++)
+            check_shape(f, tokens[i], 64, 7168);
+}
+
+/* Random shapes: tails in M, N past 64 and not a multiple of 16, short and
+ * long K (smaller models: K 2560-6144, N 32-64). */
+static void random_shapes(void **state)
+{
+    (void)state;
+    const char *s = getenv("NF_TEST_SEED");
+    uint64_t seed = s ? strtoull(s, NULL, 0) : 0x91a2;
+    printf("seed %" PRIu64 " (NF_TEST_SEED to change)\n", seed);
+    static const int64_t ns[] = {8, 24, 32, 40, 64, 72, 128, 200, 256};
+    static const int64_t ks[] = {16, 48, 512, 2560, 4096, 6144, 7168, 8192};
+    for (int i = 0; i < 36; i++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        uint64_t r = seed >> 16;
+        int64_t m = 9 + (int64_t)(r % 20000);
+        int64_t n = ns[(r >> 20) % (sizeof ns / sizeof ns[0])];
+        int64_t k = ks[(r >> 28) % (sizeof ks / sizeof ks[0])];
+        check_shape((int)((r >> 36) % 3), m, n, k);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(the_head_gate_shapes),
+        cmocka_unit_test(random_shapes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
