@@ -13,36 +13,33 @@ cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 failed=0 count=0
+# assemble LABEL NSAFUSE-DUMP-ARGS...: dump PTX and run ptxas on it for $sm
+assemble() {
+    local label=$1
+    shift
+    "$nsafuse" dump "$@" --emit ptx --target "$sm" -o "$tmp/k.ptx"
+    if ! "$ptxas" --gpu-name "$sm" -v "$tmp/k.ptx" -o "$tmp/k.cubin" > "$tmp/log" 2>&1; then
+        echo "check-ptx: ptxas failed: $label"; cat "$tmp/log"; failed=1
+    elif grep -E '[1-9][0-9]* bytes spill' "$tmp/log" >/dev/null; then
+        echo "check-ptx: register spills: $label"; cat "$tmp/log"; failed=1
+    fi
+    count=$((count + 1))
+}
 for file in examples/nsa/*.nf; do
     for graph in $(sed -n 's/^graph \([A-Za-z0-9_]*\).*/\1/p' "$file"); do
         for sm in sm_80 sm_90; do
             for t in 1 1024; do
-                for mode in fused unfused; do
-                    flags=()
-                    [ $mode = unfused ] && flags=(--unfused)
-                    "$nsafuse" dump "$file" --graph "$graph" --emit ptx --target $sm --dim T=$t "${flags[@]}" -o "$tmp/k.ptx"
-                    if ! "$ptxas" --gpu-name $sm -v "$tmp/k.ptx" -o "$tmp/k.cubin" > "$tmp/log" 2>&1; then
-                        echo "check-ptx: ptxas failed: $graph $sm T=$t $mode"; cat "$tmp/log"; failed=1
-                    elif grep -E '[1-9][0-9]* bytes spill' "$tmp/log" >/dev/null; then
-                        echo "check-ptx: register spills: $graph $sm T=$t $mode"; cat "$tmp/log"; failed=1
-                    fi
-                    count=$((count + 1))
-                done
+                assemble "$graph $sm T=$t fused" "$file" --graph "$graph" --dim T=$t
+                assemble "$graph $sm T=$t unfused" "$file" --graph "$graph" --dim T=$t --unfused
             done
         done
     done
 done
 # the GEMM's other tilings (NSAFUSE_GEMM_PLAN, src/codegen/nvptx_gemm.h), for each form
+sm=sm_90
 for plan in "warps=16,wm=4,splits=2" "rt=2,wm=4,splits=1" "rt=2,wm=2,splits=4" "wm=1,splits=8" "warps=16,wm=2,splits=8"; do
     for graph in logits_head_gate logits_head_gate_f32out logits_head_gate_f32w; do
-        NSAFUSE_GEMM_PLAN=$plan "$nsafuse" dump examples/nsa/logits_head_gate.nf --graph "$graph" --emit ptx --target sm_90 \
-            --dim T=1000 -o "$tmp/k.ptx"
-        if ! "$ptxas" --gpu-name sm_90 -v "$tmp/k.ptx" -o "$tmp/k.cubin" > "$tmp/log" 2>&1; then
-            echo "check-ptx: ptxas failed: $graph plan $plan"; cat "$tmp/log"; failed=1
-        elif grep -E '[1-9][0-9]* bytes spill' "$tmp/log" >/dev/null; then
-            echo "check-ptx: register spills: $graph plan $plan"; cat "$tmp/log"; failed=1
-        fi
-        count=$((count + 1))
+        NSAFUSE_GEMM_PLAN=$plan assemble "$graph plan $plan" examples/nsa/logits_head_gate.nf --graph "$graph" --dim T=1000
     done
 done
 echo "check-ptx: $count PTX modules assembled for sm_80 and sm_90, $([ $failed = 0 ] && echo 'no errors, no spills' || echo FAILED)"

@@ -189,6 +189,8 @@ nf_status nf_amdgpu_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan
                               nf_error *err);
 /* Threads a GPU kernel needs: elements / vector width, or M * N for a GEMM. */
 int64_t nf_gpu_work_items(const nf_fused_kernel *k, const nf_slots *s);
+/* Bytes of the narrowest dtype a kernel reads or writes (at most 8). */
+size_t nf_kernel_smallest_element(const nf_fused_kernel *k);
 /* Consecutive elements one thread of an elementwise kernel handles. */
 int nf_gpu_vector_width(const nf_fused_kernel *k, const nf_slots *s);
 

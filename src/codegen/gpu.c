@@ -53,10 +53,8 @@ static void mark_kernel(const nf_target *t, LLVMValueRef fn)
 
 static LLVMValueRef i64c(LLVMContextRef c, int64_t x) { return LLVMConstInt(LLVMInt64TypeInContext(c), (unsigned long long)x, 1); }
 
-int nf_gpu_vector_width(const nf_fused_kernel *k, const nf_slots *s)
+size_t nf_kernel_smallest_element(const nf_fused_kernel *k)
 {
-    if (k->kind != NF_KERNEL_ELEMENTWISE || k->outputs[0]->shape.rank == 0)
-        return 1;
     size_t smallest = 8;
     for (int i = 0; i < k->n_inputs; i++)
         if (nf_dtype_size(k->inputs[i]->dtype) < smallest)
@@ -64,6 +62,14 @@ int nf_gpu_vector_width(const nf_fused_kernel *k, const nf_slots *s)
     for (int i = 0; i < k->n_outputs; i++)
         if (nf_dtype_size(k->outputs[i]->dtype) < smallest)
             smallest = nf_dtype_size(k->outputs[i]->dtype);
+    return smallest;
+}
+
+int nf_gpu_vector_width(const nf_fused_kernel *k, const nf_slots *s)
+{
+    if (k->kind != NF_KERNEL_ELEMENTWISE || k->outputs[0]->shape.rank == 0)
+        return 1;
+    size_t smallest = nf_kernel_smallest_element(k);
     int64_t shape[NF_MAX_DIMS];
     nf_slots_shape(s, k->outputs[0], shape);
     int64_t inner = shape[k->outputs[0]->shape.rank - 1];

@@ -39,13 +39,7 @@ static int64_t groups_per_row(const nf_fused_kernel *k, const nf_slots *s, int64
 
 int nf_group_width(const nf_fused_kernel *k, const nf_slots *s)
 {
-    size_t smallest = 8;
-    for (int i = 0; i < k->n_inputs; i++)
-        if (nf_dtype_size(k->inputs[i]->dtype) < smallest)
-            smallest = nf_dtype_size(k->inputs[i]->dtype);
-    for (int i = 0; i < k->n_outputs; i++)
-        if (nf_dtype_size(k->outputs[i]->dtype) < smallest)
-            smallest = nf_dtype_size(k->outputs[i]->dtype);
+    size_t smallest = nf_kernel_smallest_element(k);
     int64_t shape[NF_MAX_DIMS], per_row = groups_per_row(k, s, shape);
     int w = (int)(16 / smallest); /* 16-byte loads and stores of each run */
     if (w > MAX_WIDTH)

@@ -180,16 +180,6 @@ static bool commit(fuser *f, kernel_build *k, const nf_value *root)
     return list_push(&k->outputs, root);
 }
 
-static bool same_shape(const nf_shape *a, const nf_shape *b)
-{
-    if (a->rank != b->rank)
-        return false;
-    for (int d = 0; d < a->rank; d++)
-        if (!nf_dim_equal(a, d, b, d))
-            return false;
-    return true;
-}
-
 /* The most recent live elementwise kernel whose outputs have v's shape. */
 static int candidate_kernel(const fuser *f, const nf_value *v)
 {
@@ -197,7 +187,7 @@ static int candidate_kernel(const fuser *f, const nf_value *v)
         return -1;
     for (int kk = f->n_kernels - 1; kk >= 0; kk--) {
         const kernel_build *k = &f->kernels[kk];
-        if (k->kind == NF_KERNEL_ELEMENTWISE && same_shape(&k->outputs.items[0]->shape, &v->shape))
+        if (k->kind == NF_KERNEL_ELEMENTWISE && nf_shape_equal(&k->outputs.items[0]->shape, &v->shape))
             return kk;
     }
     return -1;

@@ -23,16 +23,6 @@ typedef struct walk {
     bool *in_kernel;     /* by value id: computed in this kernel */
 } walk;
 
-static bool same_shape(const nf_shape *a, const nf_shape *b)
-{
-    if (a->rank != b->rank)
-        return false;
-    for (int d = 0; d < a->rank; d++)
-        if (!nf_dim_equal(a, d, b, d))
-            return false;
-    return true;
-}
-
 /* Two groupings at once: one element fits any pairing; two pairings do not mix. */
 static bool combine(signed char *g, signed char other)
 {
@@ -52,7 +42,7 @@ static int operand_at_own_index(walk *w, const nf_value *consumer, const nf_valu
 {
     signed char g = NF_GROUP_ONE;
     int r = classify(w, a, &g);
-    if (r == LOCAL && (!same_shape(&a->shape, &consumer->shape) || !combine(group, g)))
+    if (r == LOCAL && (!nf_shape_equal(&a->shape, &consumer->shape) || !combine(group, g)))
         return BAD;
     return r;
 }
@@ -128,7 +118,7 @@ bool nf_plan_in_place(const nf_plan *p, int index, const nf_value *through, nf_g
     const nf_fused_kernel *k = &p->kernels[index];
     const nf_value *param = nf_view_root(through);
     if (k->kind != NF_KERNEL_ELEMENTWISE || param->op != NF_OP_PARAM || k->n_outputs == 0 ||
-        k->outputs[0]->shape.rank == 0 || !same_shape(&through->shape, &k->outputs[0]->shape))
+        k->outputs[0]->shape.rank == 0 || !nf_shape_equal(&through->shape, &k->outputs[0]->shape))
         return false;
     for (int i = index + 1; i < p->n_kernels; i++)
         if (kernel_reads(&p->kernels[i], param))
@@ -151,7 +141,7 @@ bool nf_plan_in_place(const nf_plan *p, int index, const nf_value *through, nf_g
     for (int i = 0; ok && i < k->n_outputs; i++) {
         const nf_value *o = k->outputs[i];
         int r = classify(&w, o, &g);
-        ok = r != BAD && (r == INDEPENDENT || same_shape(&o->shape, &through->shape));
+        ok = r != BAD && (r == INDEPENDENT || nf_shape_equal(&o->shape, &through->shape));
     }
     if (ok && g != NF_GROUP_ONE) {
         /* pairs lie along the last dimension, which must be the rope's: even */

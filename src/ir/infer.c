@@ -12,6 +12,16 @@ bool nf_dim_equal(const nf_shape *a, int da, const nf_shape *b, int db)
     return a->size[da] == b->size[db];
 }
 
+bool nf_shape_equal(const nf_shape *a, const nf_shape *b)
+{
+    if (a->rank != b->rank)
+        return false;
+    for (int d = 0; d < a->rank; d++)
+        if (!nf_dim_equal(a, d, b, d))
+            return false;
+    return true;
+}
+
 static bool dim_is_one(const nf_shape *s, int d) { return s->sym[d] < 0 && s->size[d] == 1; }
 
 static void fmt_dim(const nf_graph *g, const nf_shape *s, int d, char *buf, size_t n)

@@ -55,6 +55,8 @@ typedef struct nf_shape {
 } nf_shape;
 
 bool nf_dim_equal(const nf_shape *a, int da, const nf_shape *b, int db);
+/* Same rank and every dim equal (nf_dim_equal). */
+bool nf_shape_equal(const nf_shape *a, const nf_shape *b);
 
 /* ---- values -------------------------------------------------------------- */
 
