@@ -149,19 +149,35 @@ nf_status nf_gpu_emit_kernel(const nf_target *t, LLVMModuleRef m, const nf_plan 
 /* How a GPU kernel is launched. Its parameters: one global pointer per
  * slot, the work count n (i64), then a scratch pointer (scratch_bytes,
  * zeroed once when allocated; NULL when 0). */
+/* An operand a kernel copies with TMA (the sm_90 GEMM): slot `slot` seen as
+ * a row-major matrix from element `offset` on. Its descriptor holds the
+ * address, so the runtime encodes it at every call and passes it by value
+ * after the scratch pointer. */
+typedef struct nf_tma_operand {
+    int slot;
+    nf_dtype dtype;                         /* bf16 or f16 */
+    int64_t offset, rows, cols, row_stride; /* elements */
+    unsigned box_rows, box_cols;
+} nf_tma_operand;
+
 typedef struct nf_launch {
     unsigned grid[3], block[3];
     int64_t n;
     size_t scratch_bytes;
     unsigned shared_bytes; /* dynamic shared memory of a block */
+    int n_tma;             /* 0, or 2: A and W of a GEMM */
+    nf_tma_operand tma[2];
 } nf_launch;
 void nf_gpu_launch_shape(const nf_target *t, const nf_fused_kernel *k, const nf_slots *s, nf_launch *l);
 /* The kernel function nf_k<index> with that parameter list, no body yet. */
 LLVMValueRef nf_gpu_kernel_function(const nf_target *t, LLVMModuleRef m, int index, const nf_slots *s,
                                     nf_error *err);
+/* The same with n_maps TMA descriptors (nf_launch.tma) after the scratch pointer. */
+LLVMValueRef nf_gpu_kernel_function_maps(const nf_target *t, LLVMModuleRef m, int index, const nf_slots *s, int n_maps,
+                                         nf_error *err);
 /* The tensor-core GEMM (nvptx_gemm.c). */
 bool nf_nvptx_gemm_applies(const nf_fused_kernel *k, const nf_slots *s);
-void nf_nvptx_gemm_launch(const nf_fused_kernel *k, const nf_slots *s, int sms, nf_launch *l);
+void nf_nvptx_gemm_launch(const nf_target *t, const nf_fused_kernel *k, const nf_slots *s, int sms, nf_launch *l);
 nf_status nf_nvptx_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan *p, int index, const nf_slots *s,
                              int sms, nf_error *err);
 /* The decode-size GEMM, M <= 8 (nvptx_gemv.c). */

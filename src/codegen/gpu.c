@@ -159,9 +159,15 @@ static void emit_gemm_thread(LLVMBuilderRef b, LLVMModuleRef m, LLVMValueRef fn,
 LLVMValueRef nf_gpu_kernel_function(const nf_target *t, LLVMModuleRef m, int index, const nf_slots *s,
                                     nf_error *err)
 {
+    return nf_gpu_kernel_function_maps(t, m, index, s, 0, err);
+}
+
+LLVMValueRef nf_gpu_kernel_function_maps(const nf_target *t, LLVMModuleRef m, int index, const nf_slots *s, int n_maps,
+                                         nf_error *err)
+{
     LLVMContextRef c = LLVMGetModuleContext(m);
     LLVMTypeRef gptr = LLVMPointerTypeInContext(c, ADDRSPACE_GLOBAL), i64 = LLVMInt64TypeInContext(c);
-    LLVMTypeRef *params = malloc((size_t)(s->n + 2) * sizeof *params);
+    LLVMTypeRef *params = malloc((size_t)(s->n + 2 + n_maps) * sizeof *params);
     if (!params) {
         nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory in codegen");
         return NULL;
@@ -170,12 +176,23 @@ LLVMValueRef nf_gpu_kernel_function(const nf_target *t, LLVMModuleRef m, int ind
         params[i] = gptr;
     params[s->n] = i64;
     params[s->n + 1] = gptr;
+    for (int i = 0; i < n_maps; i++)
+        params[s->n + 2 + i] = LLVMPointerTypeInContext(c, 0);
     char name[32];
     snprintf(name, sizeof name, "nf_k%d", index);
     LLVMValueRef fn =
-        LLVMAddFunction(m, name, LLVMFunctionType(LLVMVoidTypeInContext(c), params, (unsigned)s->n + 2, 0));
+        LLVMAddFunction(m, name, LLVMFunctionType(LLVMVoidTypeInContext(c), params, (unsigned)(s->n + 2 + n_maps), 0));
     free(params);
     mark_kernel(t, fn);
+    /* TMA descriptors: 128 bytes by value, read in place from the parameter
+     * space (a grid constant: never copied to local memory) */
+    for (int i = 0; i < n_maps; i++) {
+        unsigned at = (unsigned)(s->n + 3 + i);
+        LLVMTypeRef map = LLVMArrayType2(LLVMInt8TypeInContext(c), 128);
+        LLVMAddAttributeAtIndex(fn, at, LLVMCreateTypeAttribute(c, LLVMGetEnumAttributeKindForName("byval", 5), map));
+        LLVMAddAttributeAtIndex(fn, at, LLVMCreateEnumAttribute(c, LLVMGetEnumAttributeKindForName("align", 5), 64));
+        LLVMAddAttributeAtIndex(fn, at, LLVMCreateStringAttribute(c, "nvvm.grid_constant", 18, "", 0));
+    }
     unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7), align = LLVMGetEnumAttributeKindForName("align", 5);
     for (int i = 0; i < s->n; i++) {
         if (!s->n_in_place) /* an in-place kernel's input and output share memory */
@@ -194,7 +211,7 @@ void nf_gpu_launch_shape(const nf_target *t, const nf_fused_kernel *k, const nf_
         return;
     }
     if (t->kind == NF_TARGET_NVPTX && nf_nvptx_gemm_applies(k, s)) {
-        nf_nvptx_gemm_launch(k, s, s->multiprocessors ? s->multiprocessors : 132, l);
+        nf_nvptx_gemm_launch(t, k, s, s->multiprocessors ? s->multiprocessors : 132, l);
         l->n = 1;
         return;
     }

@@ -33,6 +33,7 @@ typedef struct gen {
     int ntiles; /* n8 tiles a warp computes */
     LLVMValueRef smem, tid, lane, warp, wmi, wki;
     LLVMValueRef a_base, b_base, m_block0, n0;
+    LLVMValueRef a_map, b_map; /* TMA descriptors (generic addresses of kernel parameters) */
     int64_t a_row_stride, b_row_stride; /* elements */
 } gen;
 
@@ -79,6 +80,20 @@ static LLVMValueRef swizzled(gen *g, LLVMValueRef row, LLVMValueRef ch)
 {
     LLVMValueRef phys = LLVMBuildXor(g->b, ch, LLVMBuildAnd(g->b, row, c64(g, 7), ""), "");
     return add(g, mul(g, row, c64(g, g->p.bk * 2)), LLVMBuildShl(g->b, phys, c64(g, 4), ""));
+}
+
+/* Byte offset of 16-byte chunk ch of row `row` in a stage's bf16 tile of
+ * tile_rows rows. TMA writes a box of 64 columns (128-byte rows) with its
+ * 128-byte swizzle, which is the XOR above on a 1024-byte aligned tile; a
+ * 128-column stage is two such boxes one after the other. */
+static LLVMValueRef tile_at(gen *g, LLVMValueRef row, LLVMValueRef ch, int64_t tile_rows)
+{
+    if (!g->p.tma || g->p.bk == NF_GEMM_TMA_COLS)
+        return swizzled(g, row, ch);
+    LLVMValueRef box = LLVMBuildLShr(g->b, ch, c64(g, 3), ""), in_box = LLVMBuildAnd(g->b, ch, c64(g, 7), "");
+    LLVMValueRef phys = LLVMBuildXor(g->b, in_box, LLVMBuildAnd(g->b, row, c64(g, 7), ""), "");
+    return add(g, mul(g, box, c64(g, tile_rows * 128)),
+               add(g, mul(g, row, c64(g, 128)), LLVMBuildShl(g->b, phys, c64(g, 4), "")));
 }
 
 /* valid == NULL: an unconditional copy. The zero-filling form (a run-time
@@ -148,6 +163,99 @@ static void load_stage(gen *g, LLVMValueRef stage, LLVMValueRef buf)
 
 static void commit(gen *g) { call(g, "llvm.nvvm.cp.async.commit.group", NULL, 0); }
 static void wait_groups(gen *g, int pending) { call(g, "llvm.nvvm.cp.async.wait.group", (LLVMValueRef[]){c32(g, pending)}, 1); }
+
+/* ---- loading a stage on sm_90: TMA boxes, completion on mbarriers --------- */
+
+/* PTX that LLVM has no intrinsic for in every version: inline assembly with
+ * side effects and a memory clobber. */
+static LLVMValueRef ptx(gen *g, LLVMTypeRef ret, const char *text, const char *constraints, LLVMValueRef *args, int n)
+{
+    LLVMTypeRef types[6];
+    for (int i = 0; i < n; i++)
+        types[i] = LLVMTypeOf(args[i]);
+    LLVMTypeRef fty = LLVMFunctionType(ret, types, (unsigned)n, 0);
+    LLVMValueRef f = LLVMGetInlineAsm(fty, text, strlen(text), constraints, strlen(constraints), 1, 0,
+                                      LLVMInlineAsmDialectATT, 0);
+    return LLVMBuildCall2(g->b, fty, f, args, (unsigned)n, "");
+}
+
+/* The 32-bit shared-window address that PTX's shared:: operands take. */
+static LLVMValueRef shared32(gen *g, LLVMValueRef p) { return LLVMBuildPtrToInt(g->b, p, g->i32, ""); }
+
+/* The mbarrier of stage buffer `buf`: completes once per use, when all of
+ * the buffer's bytes have landed. */
+static LLVMValueRef full_barrier(gen *g, LLVMValueRef buf)
+{
+    LLVMValueRef gv = LLVMGetNamedGlobal(g->m, "nf_gemm_full");
+    if (!gv) {
+        gv = LLVMAddGlobalInAddressSpace(g->m, LLVMArrayType2(g->i64, 8), "nf_gemm_full", ADDR_SHARED);
+        LLVMSetInitializer(gv, LLVMGetUndef(LLVMArrayType2(g->i64, 8)));
+        LLVMSetLinkage(gv, LLVMInternalLinkage);
+        LLVMSetAlignment(gv, 8);
+    }
+    return shared_at(g, gv, mul(g, buf, c64(g, 8)));
+}
+
+static void init_barriers(gen *g)
+{
+    LLVMTypeRef void_t = LLVMVoidTypeInContext(g->c);
+    LLVMBasicBlockRef join = if_begin(g, LLVMBuildICmp(g->b, LLVMIntEQ, g->tid, c64(g, 0), ""));
+    for (int i = 0; i < g->p.stages; i++)
+        ptx(g, void_t, "mbarrier.init.shared::cta.b64 [$0], 1;", "r,~{memory}",
+            (LLVMValueRef[]){shared32(g, full_barrier(g, c64(g, i)))}, 1);
+    ptx(g, void_t, "fence.mbarrier_init.release.cluster;", "~{memory}", NULL, 0);
+    if_end(g, join);
+    barrier(g);
+}
+
+/* Thread 0 arms buffer buf's barrier with the stage's bytes and copies the
+ * stage's A and W tiles, one TMA box (64 columns) after the other. Rows and
+ * columns past the matrices arrive as zeros and count as bytes too. */
+static void load_stage_tma(gen *g, LLVMValueRef stage, LLVMValueRef buf)
+{
+    const nf_gemm_plan *p = &g->p;
+    LLVMTypeRef void_t = LLVMVoidTypeInContext(g->c);
+    int64_t rows = nf_gemm_block_rows(p), boxes = p->bk / NF_GEMM_TMA_COLS;
+    LLVMBasicBlockRef join = if_begin(g, LLVMBuildICmp(g->b, LLVMIntEQ, g->tid, c64(g, 0), ""));
+    LLVMValueRef bar = shared32(g, full_barrier(g, buf));
+    ptx(g, void_t, "mbarrier.arrive.expect_tx.shared::cta.b64 _, [$0], $1;", "r,r,~{memory}",
+        (LLVMValueRef[]){bar, c32(g, p->stage_bytes)}, 2);
+    LLVMValueRef dst = shared_at(g, g->smem, mul(g, buf, c64(g, p->stage_bytes)));
+    LLVMValueRef col0 = LLVMBuildTrunc(g->b, mul(g, stage, c64(g, p->bk)), g->i32, "");
+    struct { LLVMValueRef map, row0; int64_t rows, at; } ops[2] = {
+        {g->a_map, g->m_block0, rows, 0},
+        {g->b_map, g->n0, p->bn_rows, p->a_bytes},
+    };
+    for (int o = 0; o < 2; o++)
+        for (int64_t j = 0; j < boxes; j++) {
+            LLVMValueRef to = shared_at(g, dst, c64(g, ops[o].at + j * ops[o].rows * 128));
+            LLVMValueRef col = LLVMBuildAdd(g->b, col0, c32(g, j * NF_GEMM_TMA_COLS), "");
+            ptx(g, void_t,
+                "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [$0], [$1, {$2, $3}], [$4];",
+                "r,l,r,r,r,~{memory}",
+                (LLVMValueRef[]){shared32(g, to), ops[o].map, col, LLVMBuildTrunc(g->b, ops[o].row0, g->i32, ""), bar}, 5);
+        }
+    if_end(g, join);
+}
+
+/* Every thread waits until stage `it` (buffer it % stages, its use number
+ * it / stages) has landed. */
+static void wait_stage_tma(gen *g, LLVMValueRef it)
+{
+    int64_t ns = g->p.stages;
+    LLVMValueRef bar = shared32(g, full_barrier(g, LLVMBuildURem(g->b, it, c64(g, ns), "")));
+    LLVMValueRef parity = LLVMBuildTrunc(g->b, LLVMBuildAnd(g->b, LLVMBuildUDiv(g->b, it, c64(g, ns), ""), c64(g, 1), ""),
+                                         g->i32, "");
+    LLVMBasicBlockRef spin = LLVMAppendBasicBlockInContext(g->c, g->fn, "wait_stage");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(g->c, g->fn, "stage_landed");
+    LLVMBuildBr(g->b, spin);
+    LLVMPositionBuilderAtEnd(g->b, spin);
+    LLVMValueRef ok = ptx(g, g->i32,
+                          "{ .reg .pred p; mbarrier.try_wait.parity.shared::cta.b64 p, [$1], $2; selp.u32 $0, 1, 0, p; }",
+                          "=r,r,r,~{memory}", (LLVMValueRef[]){bar, parity}, 2);
+    LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntNE, ok, c32(g, 0), ""), done, spin);
+    LLVMPositionBuilderAtEnd(g->b, done);
+}
 
 /* ---- the fp32-weight form: a stage's f32 weights as three bf16 terms ----- */
 
@@ -246,13 +354,13 @@ static void compute_stage(gen *g, frag *f, LLVMValueRef a_tile, LLVMValueRef b_t
         LLVMValueRef a[2][4];
         for (int r = 0; r < p->rt; r++) {
             LLVMValueRef arow = add(g, mul(g, g->wmi, c64(g, nf_gemm_warp_rows(p))), add(g, lo16, c64(g, 16 * r)));
-            ldmatrix4(g, shared_at(g, a_tile, swizzled(g, arow, add(g, mul(g, kstep, c64(g, 2)), hi1))), a[r]);
+            ldmatrix4(g, shared_at(g, a_tile, tile_at(g, arow, add(g, mul(g, kstep, c64(g, 2)), hi1), nf_gemm_block_rows(p))), a[r]);
         }
         for (int pair = 0; pair < g->ntiles / 2; pair++) {
             /* B (W rows = n): lanes 0-7 tile 2p at k 0-7, 8-15 tile 2p at k 8-15,
              * 16-23 and 24-31 the same for tile 2p + 1 */
             LLVMValueRef n = add(g, c64(g, 16 * pair), add(g, LLVMBuildShl(g->b, hi1, c64(g, 3), ""), lo8));
-            LLVMValueRef at = swizzled(g, n, add(g, mul(g, kstep, c64(g, 2)), bit3));
+            LLVMValueRef at = tile_at(g, n, add(g, mul(g, kstep, c64(g, 2)), bit3), p->bn_rows);
             for (int t = terms - 1; t >= 0; t--) { /* the small terms first */
                 LLVMValueRef bfr[4];
                 ldmatrix4(g, shared_at(g, b_tile, add(g, at, c64(g, t * term_bytes))), bfr);
@@ -283,11 +391,17 @@ static void pipeline(gen *g, frag *f, LLVMValueRef first, LLVMValueRef last)
     const nf_gemm_plan *p = &g->p;
     int ns = p->stages;
     LLVMValueRef count = LLVMBuildSub(g->b, last, first, "");
+    if (p->tma)
+        init_barriers(g);
     for (int s = 0; s < ns - 1; s++) {
         LLVMBasicBlockRef join = if_begin(g, lt(g, c64(g, s), count));
-        load_stage(g, add(g, first, c64(g, s)), c64(g, s));
+        if (p->tma)
+            load_stage_tma(g, add(g, first, c64(g, s)), c64(g, s));
+        else
+            load_stage(g, add(g, first, c64(g, s)), c64(g, s));
         if_end(g, join);
-        commit(g);
+        if (!p->tma)
+            commit(g);
     }
     LLVMBasicBlockRef pre = LLVMGetInsertBlock(g->b);
     LLVMBasicBlockRef head = LLVMAppendBasicBlockInContext(g->c, g->fn, "stage");
@@ -306,13 +420,20 @@ static void pipeline(gen *g, frag *f, LLVMValueRef first, LLVMValueRef last)
     }
     LLVMBuildCondBr(g->b, lt(g, it, count), body, done);
     LLVMPositionBuilderAtEnd(g->b, body);
-    wait_groups(g, ns - 2);
+    if (p->tma)
+        wait_stage_tma(g, it);
+    else
+        wait_groups(g, ns - 2);
     barrier(g);
     LLVMValueRef next = add(g, it, c64(g, ns - 1));
     LLVMBasicBlockRef join = if_begin(g, lt(g, next, count));
-    load_stage(g, add(g, first, next), LLVMBuildURem(g->b, next, c64(g, ns), ""));
+    if (p->tma)
+        load_stage_tma(g, add(g, first, next), LLVMBuildURem(g->b, next, c64(g, ns), ""));
+    else
+        load_stage(g, add(g, first, next), LLVMBuildURem(g->b, next, c64(g, ns), ""));
     if_end(g, join);
-    commit(g);
+    if (!p->tma)
+        commit(g);
     LLVMValueRef a_tile = shared_at(g, g->smem, mul(g, LLVMBuildURem(g->b, it, c64(g, ns), ""), c64(g, p->stage_bytes)));
     LLVMValueRef b_tile = shared_at(g, a_tile, c64(g, p->a_bytes));
     if (p->split_b) {
@@ -340,7 +461,8 @@ static void pipeline(gen *g, frag *f, LLVMValueRef first, LLVMValueRef last)
     LLVMPositionBuilderAtEnd(g->b, done);
     FOR_ACC(g, r, j, i)
         f->acc[r][j][i] = phis[r][j][i];
-    call(g, "llvm.nvvm.cp.async.wait.all", NULL, 0);
+    if (!p->tma) /* with TMA every stage issued has been waited for */
+        call(g, "llvm.nvvm.cp.async.wait.all", NULL, 0);
     barrier(g); /* the stages' memory may now be reused */
 }
 
@@ -537,7 +659,7 @@ static LLVMValueRef dynamic_shared(gen *g)
     if (!gv) {
         gv = LLVMAddGlobalInAddressSpace(g->m, LLVMArrayType2(g->i8, 0), "nf_smem", ADDR_SHARED);
         LLVMSetLinkage(gv, LLVMExternalLinkage);
-        LLVMSetAlignment(gv, 16);
+        LLVMSetAlignment(gv, 16); /* all the driver promises; TMA aligns by hand (and LLVM must not assume more) */
     }
     return gv;
 }
@@ -552,7 +674,7 @@ nf_status nf_nvptx_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan 
     g.i32 = LLVMInt32TypeInContext(g.c);
     g.i64 = LLVMInt64TypeInContext(g.c);
     g.f32 = LLVMFloatTypeInContext(g.c);
-    g.p = nf_gemm_choose(k, s, sms);
+    g.p = nf_gemm_choose(k, s, sms, nf_nvptx_sm(t));
     g.ntiles = g.p.bn_rows / 8;
     char note[256]; /* the tiling, for readers of the PTX */
     snprintf(note, sizeof note,
@@ -561,7 +683,7 @@ nf_status nf_nvptx_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan 
              index, (long long)g.p.M, (long long)g.p.N, (long long)g.p.K, (long long)g.p.mblocks, (long long)g.p.nblocks,
              (long long)g.p.splits, g.p.wm, g.p.wk, nf_gemm_warp_rows(&g.p), g.p.bk, g.p.stages, (long long)g.p.smem_bytes);
     LLVMAppendModuleInlineAsm(m, note, strlen(note));
-    LLVMValueRef fn = nf_gpu_kernel_function(t, m, index, s, err);
+    LLVMValueRef fn = nf_gpu_kernel_function_maps(t, m, index, s, g.p.tma ? 2 : 0, err);
     if (!fn)
         return err ? err->status : NF_ERR_NOMEM;
     g.fn = fn;
@@ -590,6 +712,15 @@ nf_status nf_nvptx_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan 
     g.a_row_stride = la->rank >= 2 ? la->strides[la->rank - 2] : 0;
     g.b_row_stride = lb->strides[0];
     g.smem = dynamic_shared(&g);
+    if (g.p.tma) {
+        /* the dynamic window starts where the static variables end: round up
+         * to 1024 bytes (the plan counted them) */
+        LLVMValueRef at = LLVMBuildPtrToInt(g.b, g.smem, g.i32, "");
+        LLVMValueRef pad = LLVMBuildAnd(g.b, LLVMBuildSub(g.b, c32(&g, 0), at, ""), c32(&g, 1023), "");
+        g.smem = shared_at(&g, g.smem, LLVMBuildZExt(g.b, pad, g.i64, ""));
+        g.a_map = LLVMBuildPtrToInt(g.b, LLVMGetParam(fn, (unsigned)s->n + 2), g.i64, "");
+        g.b_map = LLVMBuildPtrToInt(g.b, LLVMGetParam(fn, (unsigned)s->n + 3), g.i64, "");
+    }
     LLVMValueRef tid = sreg(&g, "llvm.nvvm.read.ptx.sreg.tid.x");
     g.tid = LLVMBuildZExt(g.b, tid, g.i64, "");
     g.lane = LLVMBuildAnd(g.b, tid, c32(&g, 31), "");

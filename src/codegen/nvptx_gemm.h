@@ -9,6 +9,7 @@
 enum {
     NF_GEMM_MAX_WARPS = 16, /* a block is 8 or 16 warps */
     NF_GEMM_BN = 64,        /* columns of a block tile */
+    NF_GEMM_TMA_COLS = 64,  /* K columns of a TMA box: 128 bytes, the 128-byte swizzle's row */
 };
 
 /* One GEMM's tiling. A block owns BM = 16 * rt * wm rows and up to 64 columns
@@ -28,17 +29,21 @@ typedef struct nf_gemm_plan {
     int64_t mblocks, nblocks, splits;
     int64_t kstages;      /* ceil(K / bk): stages over the whole K */
     bool split_b;         /* f32 weights split into three bf16 terms */
+    bool tma;             /* sm_90: A and W tiles copied by TMA (whole boxes), completion on mbarriers */
     int64_t a_bytes;      /* bytes of one stage's A tile */
     int64_t stage_bytes;  /* A + B of one stage */
     int64_t conv_bytes;   /* split_b: the three bf16 terms of one stage's B */
     int64_t smem_bytes;   /* dynamic shared memory of a block */
 } nf_gemm_plan;
 
-/* The plan for this signature on a GPU with `sms` multiprocessors. The
- * environment variable NSAFUSE_GEMM_PLAN="warps=8,wm=W,rt=R,splits=S,stages=N"
- * (any subset) overrides the choice, for tuning; kernel.c adds it to the disk
- * cache key. */
-nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms);
+/* The plan for this signature on a GPU with `sms` multiprocessors of
+ * compute capability `sm` (80, 90, ...). The environment variable
+ * NSAFUSE_GEMM_PLAN="warps=8,wm=W,rt=R,splits=S,stages=N,tma=B" (any subset)
+ * overrides the choice, for tuning; kernel.c adds it to the disk cache key. */
+nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms, int sm);
+
+/* The compute capability of an NVIDIA target: 80 for sm_80, 90 for sm_90. */
+int nf_nvptx_sm(const nf_target *t);
 
 /* Rows of A a warp, and a block, computes. */
 static inline int nf_gemm_warp_rows(const nf_gemm_plan *p) { return 16 * p->rt; }

@@ -40,12 +40,14 @@ static void derive(nf_gemm_plan *p)
         p->splits = p->kstages;
     if (p->splits < 1)
         p->splits = 1;
+    if (p->split_b) /* f32 weights go through cp.async and the split */
+        p->tma = false;
     p->a_bytes = nf_gemm_block_rows(p) * p->bk * 2;
     p->stage_bytes = p->a_bytes + (int64_t)p->bn_rows * p->bk * (p->split_b ? 4 : 2);
     p->conv_bytes = p->split_b ? 3 * (int64_t)p->bn_rows * p->bk * 2 : 0;
     int64_t per_block = ceil_div(p->kstages, p->splits);
     if (p->stages < 2) {
-        p->stages = (int)((smem_budget(p) - p->conv_bytes) / p->stage_bytes);
+        p->stages = (int)((smem_budget(p) - p->conv_bytes - (p->tma ? 1024 : 0)) / p->stage_bytes);
         if (p->stages > MAX_STAGES)
             p->stages = MAX_STAGES;
         if (p->stages > per_block + 1)
@@ -53,10 +55,10 @@ static void derive(nf_gemm_plan *p)
         if (p->stages < 2)
             p->stages = 2;
     }
-    p->smem_bytes = p->stages * p->stage_bytes + p->conv_bytes;
+    p->smem_bytes = p->stages * p->stage_bytes + p->conv_bytes + (p->tma ? 1024 : 0); /* TMA: room to align */
     int64_t partials = (int64_t)p->warps * nf_gemm_warp_rows(p) * NF_GEMM_BN * 4; /* the in-block reduction reuses the stages */
-    if (!nf_gemm_direct(p) && p->smem_bytes < partials)
-        p->smem_bytes = partials;
+    if (!nf_gemm_direct(p) && p->smem_bytes < partials + (p->tma ? 1024 : 0))
+        p->smem_bytes = partials + (p->tma ? 1024 : 0);
 }
 
 /* Microseconds the plan should take, from a rough model of the H100: DRAM
@@ -112,14 +114,17 @@ static void parse_override(nf_gemm_plan *p, const char *text)
             p->rt = v;
         else if (sscanf(text, "stages=%d%n", &v, &used) == 1 && v >= 2 && v <= 8)
             p->stages = v;
+        else if (sscanf(text, "tma=%d%n", &v, &used) == 1 && (v == 0 || v == 1))
+            p->tma = v && p->tma; /* only where the target has it */
         const char *comma = strchr(text, ',');
         text = comma ? comma + 1 : NULL;
     }
 }
 
-nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms)
+nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms, int sm)
 {
     nf_gemm_plan base = {0};
+    base.tma = sm >= 90;
     nf_gemm_sizes(k, s, &base.M, &base.N, &base.K);
     base.split_b = nf_gemm_splits_b(k);
     base.nblocks = ceil_div(base.N, NF_GEMM_BN);
@@ -187,9 +192,12 @@ nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms
     return best;
 }
 
-void nf_nvptx_gemm_launch(const nf_fused_kernel *k, const nf_slots *s, int sms, nf_launch *l)
+/* 80 for "sm_80", 90 for "sm_90" */
+int nf_nvptx_sm(const nf_target *t) { return t->cpu && strncmp(t->cpu, "sm_", 3) == 0 ? atoi(t->cpu + 3) : 0; }
+
+void nf_nvptx_gemm_launch(const nf_target *t, const nf_fused_kernel *k, const nf_slots *s, int sms, nf_launch *l)
 {
-    nf_gemm_plan p = nf_gemm_choose(k, s, sms);
+    nf_gemm_plan p = nf_gemm_choose(k, s, sms, nf_nvptx_sm(t));
     memset(l, 0, sizeof *l);
     l->grid[0] = (unsigned)p.mblocks;
     l->grid[1] = (unsigned)p.nblocks;
@@ -200,5 +208,15 @@ void nf_nvptx_gemm_launch(const nf_fused_kernel *k, const nf_slots *s, int sms, 
     if (p.splits > 1) {
         int64_t tile = nf_gemm_block_rows(&p) * NF_GEMM_BN;
         l->scratch_bytes = (size_t)(p.splits * p.mblocks * p.nblocks * tile) * 4 + (size_t)(p.mblocks * p.nblocks) * 4;
+    }
+    if (p.tma) {
+        const nf_value *a = k->a.source, *b = k->b.source;
+        const nf_layout *la = nf_slots_layout(s, a), *lb = nf_slots_layout(s, b);
+        l->n_tma = 2;
+        l->tma[0] = (nf_tma_operand){s->first_slot[a->id], a->dtype, la->offset, p.M, p.K,
+                                     la->rank >= 2 ? la->strides[la->rank - 2] : p.K, (unsigned)nf_gemm_block_rows(&p),
+                                     NF_GEMM_TMA_COLS};
+        l->tma[1] = (nf_tma_operand){s->first_slot[b->id], b->dtype, lb->offset, p.N, p.K, lb->strides[0],
+                                     (unsigned)p.bn_rows, NF_GEMM_TMA_COLS};
     }
 }

@@ -439,6 +439,20 @@ static nf_status cuda_set_max_dynamic_shared(void *fn, unsigned bytes, nf_error 
     CALL(err, cuFuncSetAttribute, fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)bytes);
 }
 
+/* CUtensorMapDataType, CUtensorMapSwizzle, ... values of cuda.h */
+enum { TMA_F16 = 6, TMA_BF16 = 9, TMA_SWIZZLE_128B = 3, TMA_L2_256B = 3 };
+
+static nf_status cuda_tensor_map_2d(void *map, const void *base, nf_dtype dtype, uint64_t rows, uint64_t cols,
+                                    uint64_t row_stride, unsigned box_rows, unsigned box_cols, nf_error *err)
+{
+    if (dtype != NF_BF16 && dtype != NF_F16)
+        return nf_set_error(err, NF_ERR_UNSUPPORTED, 0, 0, "TMA descriptor: %s is not a 16-bit type", nf_dtype_name(dtype));
+    uint64_t dims[2] = {cols, rows}, strides[1] = {row_stride};
+    unsigned box[2] = {box_cols, box_rows}, element_strides[2] = {1, 1};
+    CALL(err, cuTensorMapEncodeTiled, map, dtype == NF_BF16 ? TMA_BF16 : TMA_F16, 2, (void *)base, dims, strides, box,
+         element_strides, 0, TMA_SWIZZLE_128B, TMA_L2_256B, 0);
+}
+
 static nf_status cuda_launch(void *fn, const unsigned grid[3], const unsigned block[3],
                              unsigned shared_bytes, void *stream, void **params, nf_error *err)
 {
@@ -552,6 +566,7 @@ const nf_device_ops nf_cuda_device_ops = {
     .link_ptx_to_cubin = cuda_link_ptx_to_cubin,
     .get_function = cuda_get_function,
     .set_max_dynamic_shared = cuda_set_max_dynamic_shared,
+    .tensor_map_2d = cuda_tensor_map_2d,
     .launch = cuda_launch,
     .stream_create = cuda_stream_create,
     .stream_destroy = cuda_stream_destroy,

@@ -115,6 +115,10 @@ typedef CUresult (*nf_pfn_cuGetErrorString)(CUresult error, const char **text);
     X(cuGraphInstantiateWithFlags, (CUgraphExec * exec, CUgraph graph, unsigned long long flags)) \
     X(cuGraphLaunch, (CUgraphExec exec, CUstream stream))                                        \
     X(cuGraphExecDestroy, (CUgraphExec exec))                                                    \
-    X(cuGraphDestroy, (CUgraph graph))
+    X(cuGraphDestroy, (CUgraph graph))                                                           \
+    X(cuTensorMapEncodeTiled, (void *map, int dtype, unsigned rank, void *address,               \
+                               const uint64_t *dims, const uint64_t *strides, const unsigned *box, \
+                               const unsigned *element_strides, int interleave, int swizzle,     \
+                               int l2_promotion, int oob_fill))
 
 #endif

@@ -52,6 +52,12 @@ typedef struct nf_device_ops {
     /* Lets fn use up to bytes of dynamic shared memory (needed above 48 KiB on
      * NVIDIA); call once after get_function. */
     nf_status (*set_max_dynamic_shared)(void *fn, unsigned bytes, nf_error *err);
+    /* Encodes the TMA descriptor (128 bytes at map, 64-byte aligned) of a
+     * row-major bf16/f16 matrix of rows x cols elements, rows row_stride
+     * bytes apart, copied in boxes of box_rows x box_cols with the 128-byte
+     * swizzle; reads past the matrix fill zeros. NULL where there is no TMA. */
+    nf_status (*tensor_map_2d)(void *map, const void *base, nf_dtype dtype, uint64_t rows, uint64_t cols,
+                               uint64_t row_stride, unsigned box_rows, unsigned box_cols, nf_error *err);
     /* params: one pointer per kernel argument, pointing at its value. */
     nf_status (*launch)(void *fn, const unsigned grid[3], const unsigned block[3],
                         unsigned shared_bytes, void *stream, void **params, nf_error *err);

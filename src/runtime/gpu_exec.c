@@ -161,10 +161,11 @@ void nf_gpu_code_free(nf_gpu_code *code)
 nf_status nf_gpu_execute(nf_gpu_code *code, const nf_plan *p, const nf_slots *s, const nf_tensor *inputs,
                          const nf_tensor *outputs, void *stream, nf_error *err)
 {
-    void *stack_ptrs[32], *stack_args[34];
+    void *stack_ptrs[32], *stack_args[36];
     bool heap = s->n > 32;
     void **ptrs = heap ? malloc((size_t)s->n * sizeof *ptrs) : stack_ptrs;
-    void **args = heap ? malloc((size_t)(s->n + 2) * sizeof *args) : stack_args;
+    void **args = heap ? malloc((size_t)(s->n + 4) * sizeof *args) : stack_args;
+    _Alignas(64) unsigned char maps[2][128]; /* TMA descriptors, passed by value */
     nf_status st = NF_OK;
     if (!ptrs || !args) {
         st = nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
@@ -184,6 +185,17 @@ nf_status nf_gpu_execute(nf_gpu_code *code, const nf_plan *p, const nf_slots *s,
             continue;
         args[s->n] = &n;
         args[s->n + 1] = &scratch;
+        for (int j = 0; j < l->n_tma && !st; j++) {
+            const nf_tma_operand *o = &l->tma[j];
+            const char *base = (const char *)ptrs[o->slot] + o->offset * (int64_t)nf_dtype_size(o->dtype);
+            st = code->dev->tensor_map_2d ? code->dev->tensor_map_2d(maps[j], base, o->dtype, (uint64_t)o->rows, (uint64_t)o->cols,
+                                                                     (uint64_t)(o->row_stride * (int64_t)nf_dtype_size(o->dtype)),
+                                                                     o->box_rows, o->box_cols, err)
+                                          : nf_set_error(err, NF_ERR_UNSUPPORTED, 0, 0, "%s has no TMA", code->dev->name);
+            args[s->n + 2 + j] = maps[j];
+        }
+        if (st)
+            break;
         st = code->dev->launch(code->fns[i], l->grid, l->block, l->shared_bytes, stream, args, err);
     }
 done:
