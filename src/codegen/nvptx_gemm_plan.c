@@ -63,7 +63,8 @@ static void derive(nf_gemm_plan *p)
 
 /* Microseconds the plan should take, from a rough model of the H100: DRAM
  * at 3 TB/s, L2 to the SMs at 8 TB/s, one SM streaming at most ~36 GB/s
- * (measured: a block of this kernel streams 25-36 GB/s whatever the grid),
+ * (measured: a block of this kernel streams 25-36 GB/s whatever the grid;
+ * two blocks with TMA ~60),
  * its shared memory and tensor cores, and a split-K tail where the last
  * block reads the partials back, 64 loads in flight per thread. */
 static double cost_us(const nf_gemm_plan *p, int sms)
@@ -75,7 +76,9 @@ static double cost_us(const nf_gemm_plan *p, int sms)
     double block_bytes = ((double)nf_gemm_block_rows(p) * 2 + p->bn_rows * bsz) * kcols;
     double slots = (p->warps == 8 ? 2.0 : 1.0) * sms, waves = blocks > slots ? (double)ceil_div((int64_t)blocks, (int64_t)slots) : 1;
     double per_sm = blocks >= sms && p->warps == 8 ? 2 : 1;
-    double t_sm = waves * block_bytes * per_sm / 36e3;
+    /* two blocks of 8 warps on an SM hide each other's waits: with TMA they
+     * streamed ~60 GB/s together (T = 512, 2048, 8192 on the H100) */
+    double t_sm = waves * block_bytes * per_sm / (per_sm == 2 && p->tma ? 60e3 : 36e3);
     /* inside the SM: shared memory moves 128 B a clock (~225 KB/us): the
      * copies in, and per k16 step each of the wm row warps' ldmatrix of its
      * A tiles and of all W tiles; the tensor cores take ~2 clocks an mma */
@@ -91,9 +94,10 @@ static double cost_us(const nf_gemm_plan *p, int sms)
     double t_dram = dram / 3e6;
     double t = t_dram > t_l2 ? t_dram : t_l2;
     t = t > t_sm ? t : t_sm;
-    if (p->splits > 1) { /* partials out, the counter, then the last block's rounds of reads */
+    if (p->splits > 1) { /* partials out, the counter (its increments queue at one
+                            * address), then the last block's rounds of reads */
         int64_t rounds = ceil_div(p->splits * nf_gemm_block_rows(p) * NF_GEMM_BN, (int64_t)nf_gemm_threads(p) * 64);
-        t += 1.0 + 0.5 * (double)rounds;
+        t += 1.0 + 0.5 * (double)rounds + 0.04 * (double)p->splits;
     }
     if (p->split_b) /* every block splits its weights: ~8 ops each over 128 lanes */
         t += waves * (double)p->bn_rows * kcols * 8 / (128 * 1.75e3);

@@ -6,12 +6,23 @@
 #include "runtime/device.h"
 #include "runtime/disk_cache.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* A kernel's last TMA descriptors: encoding one costs a fraction of a
+ * microsecond of host time, and callers mostly pass the same buffers again.
+ * Everything but the address is fixed by the signature. */
+typedef struct tma_cache {
+    const void *base[2];
+    unsigned char map[2][128];
+} tma_cache;
+
 struct nf_gpu_code {
     const nf_device_ops *dev;
+    pthread_mutex_t tma_lock;
+    tma_cache *tma;  /* by kernel */
     void *module;
     void **fns;
     nf_launch *launch;
@@ -103,7 +114,9 @@ nf_status nf_gpu_compile(const nf_target *t, const nf_plan *p, const nf_slots *s
     code->scratch = calloc((size_t)p->n_kernels + 1, sizeof *code->scratch);
     code->n_kernels = p->n_kernels;
     code->temps = calloc((size_t)s->n + 1, sizeof *code->temps);
-    if (!code->fns || !code->launch || !code->scratch || !code->temps) {
+    code->tma = calloc((size_t)p->n_kernels + 1, sizeof *code->tma);
+    pthread_mutex_init(&code->tma_lock, NULL);
+    if (!code->fns || !code->launch || !code->scratch || !code->temps || !code->tma) {
         nf_gpu_code_free(code);
         return nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
     }
@@ -155,7 +168,39 @@ void nf_gpu_code_free(nf_gpu_code *code)
     free(code->launch);
     free(code->scratch);
     free(code->temps);
+    free(code->tma);
+    pthread_mutex_destroy(&code->tma_lock);
     free(code);
+}
+
+/* Kernel k's TMA descriptors for this call's buffers, into maps (64-byte
+ * aligned, as the driver wants them). */
+static nf_status tma_maps(nf_gpu_code *code, int k, void *const *ptrs, unsigned char (*maps)[128], nf_error *err)
+{
+    const nf_launch *l = &code->launch[k];
+    tma_cache *c = &code->tma[k];
+    nf_status st = NF_OK;
+    pthread_mutex_lock(&code->tma_lock);
+    for (int j = 0; j < l->n_tma && !st; j++) {
+        const nf_tma_operand *o = &l->tma[j];
+        size_t size = nf_dtype_size(o->dtype);
+        const char *base = (const char *)ptrs[o->slot] + o->offset * (int64_t)size;
+        if (c->base[j] == base) {
+            memcpy(maps[j], c->map[j], sizeof c->map[j]);
+            continue;
+        }
+        c->base[j] = NULL;
+        st = code->dev->tensor_map_2d
+                 ? code->dev->tensor_map_2d(maps[j], base, o->dtype, (uint64_t)o->rows, (uint64_t)o->cols,
+                                            (uint64_t)o->row_stride * size, o->box_rows, o->box_cols, err)
+                 : nf_set_error(err, NF_ERR_UNSUPPORTED, 0, 0, "the %s device has no TMA", code->dev->name);
+        if (!st) {
+            memcpy(c->map[j], maps[j], sizeof c->map[j]);
+            c->base[j] = base;
+        }
+    }
+    pthread_mutex_unlock(&code->tma_lock);
+    return st;
 }
 
 nf_status nf_gpu_execute(nf_gpu_code *code, const nf_plan *p, const nf_slots *s, const nf_tensor *inputs,
@@ -185,17 +230,10 @@ nf_status nf_gpu_execute(nf_gpu_code *code, const nf_plan *p, const nf_slots *s,
             continue;
         args[s->n] = &n;
         args[s->n + 1] = &scratch;
-        for (int j = 0; j < l->n_tma && !st; j++) {
-            const nf_tma_operand *o = &l->tma[j];
-            const char *base = (const char *)ptrs[o->slot] + o->offset * (int64_t)nf_dtype_size(o->dtype);
-            st = code->dev->tensor_map_2d ? code->dev->tensor_map_2d(maps[j], base, o->dtype, (uint64_t)o->rows, (uint64_t)o->cols,
-                                                                     (uint64_t)(o->row_stride * (int64_t)nf_dtype_size(o->dtype)),
-                                                                     o->box_rows, o->box_cols, err)
-                                          : nf_set_error(err, NF_ERR_UNSUPPORTED, 0, 0, "%s has no TMA", code->dev->name);
-            args[s->n + 2 + j] = maps[j];
-        }
-        if (st)
+        if (l->n_tma && (st = tma_maps(code, i, ptrs, maps, err)) != NF_OK)
             break;
+        for (int j = 0; j < l->n_tma; j++)
+            args[s->n + 2 + j] = maps[j];
         st = code->dev->launch(code->fns[i], l->grid, l->block, l->shared_bytes, stream, args, err);
     }
 done:
