@@ -37,7 +37,7 @@ for file in examples/nsa/*.nf; do
 done
 # the GEMM's other tilings (NSAFUSE_GEMM_PLAN, src/codegen/nvptx_gemm.h), for each form
 sm=sm_90
-for plan in "warps=16,wm=4,splits=2" "rt=2,wm=4,splits=1" "rt=2,wm=2,splits=4" "wm=1,splits=8" "warps=16,wm=2,splits=8"; do
+for plan in "warps=16,wm=4,splits=2" "warps=16,wm=4,splits=2,tma=0" "rt=2,wm=4,splits=1" "rt=2,wm=2,splits=4" "wm=1,splits=8" "warps=16,wm=2,splits=8"; do
     for graph in logits_head_gate logits_head_gate_f32out logits_head_gate_f32w; do
         NSAFUSE_GEMM_PLAN=$plan assemble "$graph plan $plan" examples/nsa/logits_head_gate.nf --graph "$graph" --dim T=1000
     done

@@ -2,7 +2,8 @@
  * many shapes and the three head-gate forms, read back from the comment the
  * generator puts at the top of the PTX: the grid covers the result exactly,
  * split counts are powers of two within K, the warp grid is one the kernel
- * supports, and shared memory fits the SM. Needs no GPU (PTX for sm_90). */
+ * supports, shared memory fits the SM, and sm_90 copies 16-bit operands
+ * with TMA (f32 weights and sm_80 with cp.async). Needs no GPU. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -37,13 +38,13 @@ typedef struct plan_line {
 static bool power_of_two(long long v) { return v > 0 && (v & (v - 1)) == 0; }
 static long long ceil_div(long long a, long long b) { return (a + b - 1) / b; }
 
-/* The PTX of form f at M x N x K (malloc'd). */
-static void ptx_for(int f, int64_t m, int64_t n, int64_t k, char **ptx)
+/* The PTX of form f at M x N x K for target (malloc'd). */
+static void ptx_for(int f, const char *target, int64_t m, int64_t n, int64_t k, char **ptx)
 {
     nf_error err;
     nf_graph *g = nf_graph_parse(forms[f], strlen(forms[f]), "plan.nf", NULL, &err);
     assert_non_null(g);
-    nf_compile_options o = {.target = "sm_90"};
+    nf_compile_options o = {.target = target};
     nf_kernel *kern = NULL;
     assert_int_equal(nf_compile(g, &o, &kern, &err), NF_OK);
     nf_bindings b = {.n = 3, .names = {"M", "N", "K"}, .sizes = {m, n, k}};
@@ -58,7 +59,7 @@ static void ptx_for(int f, int64_t m, int64_t n, int64_t k, char **ptx)
 static void check_shape(int f, int64_t m, int64_t n, int64_t k)
 {
     char *ptx = NULL;
-    ptx_for(f, m, n, k, &ptx);
+    ptx_for(f, "sm_90", m, n, k, &ptx);
     const char *at = strstr(ptx, "// nf_k0: gemm ");
     assert_non_null(at); /* every shape here takes the tensor-core path */
     plan_line p;
@@ -91,6 +92,23 @@ static void check_shape(int f, int64_t m, int64_t n, int64_t k)
         fail_msg("%s: the kernel does not say %s", what, ntid);
     assert_non_null(strstr(ptx, "mma.sync.aligned.m16n8k16"));
     assert_non_null(strstr(ptx, "ldmatrix.sync.aligned.m8n8.x4"));
+    bool f32_weights = f == 2;
+    bool tma = strstr(ptx, "cp.async.bulk.tensor.2d") && strstr(ptx, "mbarrier.try_wait.parity") &&
+               strstr(ptx, ".param .align 64 .b8 nf_k0_param_5[128]") && strstr(ptx, ".param .align 64 .b8 nf_k0_param_6[128]");
+    if (tma == f32_weights || (strstr(ptx, "cp.async.cg") != NULL) != f32_weights)
+        fail_msg("%s: %s copies with %s", what, f32_weights ? "f32 weights" : "16-bit weights", tma ? "TMA" : "cp.async");
+    free(ptx);
+}
+
+/* sm_80 has no TMA: the same GEMM copies with cp.async there. */
+static void sm80_copies_with_cp_async(void **state)
+{
+    (void)state;
+    char *ptx = NULL;
+    ptx_for(0, "sm_80", 300, 64, 7168, &ptx);
+    assert_non_null(strstr(ptx, "cp.async.cg.shared.global"));
+    assert_null(strstr(ptx, "cp.async.bulk"));
+    assert_null(strstr(ptx, "mbarrier"));
     free(ptx);
 }
 
@@ -128,6 +146,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(the_head_gate_shapes),
         cmocka_unit_test(random_shapes),
+        cmocka_unit_test(sm80_copies_with_cp_async),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
