@@ -77,6 +77,11 @@ LLVMValueRef nf_emit_convert(LLVMBuilderRef b, LLVMModuleRef m, LLVMValueRef v, 
 /* A call of an overloaded LLVM intrinsic such as "llvm.fabs". */
 LLVMValueRef nf_emit_intrinsic(LLVMBuilderRef b, LLVMModuleRef m, const char *name, LLVMTypeRef *types, int ntypes,
                                LLVMValueRef *args, int nargs);
+/* Inline assembly with side effects (at most 8 operands), for instructions
+ * LLVM has no intrinsic for in every version (TMA, mbarriers, clusters);
+ * constraints in LLVM's syntax, "~{memory}" to order it with memory. */
+LLVMValueRef nf_emit_asm(LLVMBuilderRef b, LLVMTypeRef ret, const char *text, const char *constraints, LLVMValueRef *args,
+                         int nargs);
 /* Rounds a compute-type value to its dtype (bf16/f16/f8 precision, int wrap). */
 LLVMValueRef nf_emit_round(LLVMBuilderRef b, LLVMModuleRef m, LLVMValueRef v, nf_dtype t);
 /* Storage <-> compute type (stored bits are already rounded). */

@@ -39,6 +39,18 @@ LLVMValueRef nf_emit_intrinsic(LLVMBuilderRef b, LLVMModuleRef m, const char *na
     return LLVMBuildCall2(b, fty, fn, args, (unsigned)nargs, "");
 }
 
+LLVMValueRef nf_emit_asm(LLVMBuilderRef b, LLVMTypeRef ret, const char *text, const char *constraints, LLVMValueRef *args,
+                         int nargs)
+{
+    LLVMTypeRef types[8];
+    for (int i = 0; i < nargs && i < 8; i++)
+        types[i] = LLVMTypeOf(args[i]);
+    LLVMTypeRef fty = LLVMFunctionType(ret, types, (unsigned)nargs, 0);
+    LLVMValueRef f = LLVMGetInlineAsm(fty, text, strlen(text), constraints, strlen(constraints), 1, 0,
+                                      LLVMInlineAsmDialectATT, 0);
+    return LLVMBuildCall2(b, fty, f, args, (unsigned)nargs, "");
+}
+
 static LLVMValueRef fabs_f(LLVMBuilderRef b, LLVMModuleRef m, LLVMValueRef x)
 {
     LLVMTypeRef t = LLVMTypeOf(x);

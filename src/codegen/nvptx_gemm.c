@@ -166,17 +166,9 @@ static void wait_groups(gen *g, int pending) { call(g, "llvm.nvvm.cp.async.wait.
 
 /* ---- loading a stage on sm_90: TMA boxes, completion on mbarriers --------- */
 
-/* PTX that LLVM has no intrinsic for in every version: inline assembly with
- * side effects and a memory clobber. */
 static LLVMValueRef ptx(gen *g, LLVMTypeRef ret, const char *text, const char *constraints, LLVMValueRef *args, int n)
 {
-    LLVMTypeRef types[6];
-    for (int i = 0; i < n; i++)
-        types[i] = LLVMTypeOf(args[i]);
-    LLVMTypeRef fty = LLVMFunctionType(ret, types, (unsigned)n, 0);
-    LLVMValueRef f = LLVMGetInlineAsm(fty, text, strlen(text), constraints, strlen(constraints), 1, 0,
-                                      LLVMInlineAsmDialectATT, 0);
-    return LLVMBuildCall2(g->b, fty, f, args, (unsigned)n, "");
+    return nf_emit_asm(g->b, ret, text, constraints, args, n);
 }
 
 /* The 32-bit shared-window address that PTX's shared:: operands take. */
