@@ -160,7 +160,7 @@ nf_status nf_gpu_emit_kernel(const nf_target *t, LLVMModuleRef m, const nf_plan 
  * after the scratch pointer. */
 typedef struct nf_tma_operand {
     int slot;
-    nf_dtype dtype;                         /* bf16 or f16 */
+    nf_dtype dtype;                         /* bf16, f16 or f32 */
     int64_t offset, rows, cols, row_stride; /* elements */
     unsigned box_rows, box_cols;
 } nf_tma_operand;

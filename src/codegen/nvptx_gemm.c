@@ -207,21 +207,21 @@ static void load_stage_tma(gen *g, LLVMValueRef stage, LLVMValueRef buf)
 {
     const nf_gemm_plan *p = &g->p;
     LLVMTypeRef void_t = LLVMVoidTypeInContext(g->c);
-    int64_t rows = nf_gemm_block_rows(p), boxes = p->bk / NF_GEMM_TMA_COLS;
+    int64_t rows = nf_gemm_block_rows(p);
     LLVMBasicBlockRef join = if_begin(g, LLVMBuildICmp(g->b, LLVMIntEQ, g->tid, c64(g, 0), ""));
     LLVMValueRef bar = shared32(g, full_barrier(g, buf));
     ptx(g, void_t, "mbarrier.arrive.expect_tx.shared::cta.b64 _, [$0], $1;", "r,r,~{memory}",
         (LLVMValueRef[]){bar, c32(g, p->stage_bytes)}, 2);
     LLVMValueRef dst = shared_at(g, g->smem, mul(g, buf, c64(g, p->stage_bytes)));
     LLVMValueRef col0 = LLVMBuildTrunc(g->b, mul(g, stage, c64(g, p->bk)), g->i32, "");
-    struct { LLVMValueRef map, row0; int64_t rows, at; } ops[2] = {
-        {g->a_map, g->m_block0, rows, 0},
-        {g->b_map, g->n0, p->bn_rows, p->a_bytes},
+    struct { LLVMValueRef map, row0; int64_t rows, at, box_cols; } ops[2] = {
+        {g->a_map, g->m_block0, rows, 0, NF_GEMM_TMA_COLS},
+        {g->b_map, g->n0, p->bn_rows, p->a_bytes, p->split_b ? NF_GEMM_TMA_COLS / 2 : NF_GEMM_TMA_COLS},
     };
     for (int o = 0; o < 2; o++)
-        for (int64_t j = 0; j < boxes; j++) {
+        for (int64_t j = 0; j < p->bk / ops[o].box_cols; j++) { /* 128-byte box rows */
             LLVMValueRef to = shared_at(g, dst, c64(g, ops[o].at + j * ops[o].rows * 128));
-            LLVMValueRef col = LLVMBuildAdd(g->b, col0, c32(g, j * NF_GEMM_TMA_COLS), "");
+            LLVMValueRef col = LLVMBuildAdd(g->b, col0, c32(g, j * ops[o].box_cols), "");
             ptx(g, void_t,
                 "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [$0], [$1, {$2, $3}], [$4];",
                 "r,l,r,r,r,~{memory}",
@@ -251,6 +251,19 @@ static void wait_stage_tma(gen *g, LLVMValueRef it)
 
 /* ---- the fp32-weight form: a stage's f32 weights as three bf16 terms ----- */
 
+/* Byte offset of 16-byte chunk q (four weights) of row `row` in a stage's
+ * f32 weight tile: rows of bk floats from cp.async; with TMA, boxes of 32
+ * columns (128-byte rows, 128-byte swizzle) one after the other. */
+static LLVMValueRef f32_tile_at(gen *g, LLVMValueRef row, LLVMValueRef q)
+{
+    if (!g->p.tma)
+        return add(g, mul(g, row, c64(g, g->p.bk * 4)), LLVMBuildShl(g->b, q, c64(g, 4), ""));
+    LLVMValueRef box = LLVMBuildLShr(g->b, q, c64(g, 3), ""), in_box = LLVMBuildAnd(g->b, q, c64(g, 7), "");
+    LLVMValueRef phys = LLVMBuildXor(g->b, in_box, LLVMBuildAnd(g->b, row, c64(g, 7), ""), "");
+    return add(g, mul(g, box, c64(g, (int64_t)g->p.bn_rows * 128)),
+               add(g, mul(g, row, c64(g, 128)), LLVMBuildShl(g->b, phys, c64(g, 4), "")));
+}
+
 /* Every thread splits 16-byte chunks (four weights) of the f32 tile at src
  * into the three swizzled bf16 tiles at conv (hi, mid, lo): w1 = w with its
  * low 16 bits cleared, w2 the same of w - w1, w3 = w - w1 - w2, which has
@@ -269,7 +282,9 @@ static void convert_stage(gen *g, LLVMValueRef src, LLVMValueRef conv)
         LLVMBasicBlockRef join = NULL;
         if ((c + 1) * threads > total)
             join = if_begin(g, lt(g, id, c64(g, total)));
-        LLVMValueRef ld = LLVMBuildLoad2(g->b, v4, shared_at(g, src, LLVMBuildShl(g->b, id, c64(g, 4), "")), "");
+        LLVMValueRef row = LLVMBuildUDiv(g->b, id, c64(g, quads_per_row), "");
+        LLVMValueRef q = LLVMBuildURem(g->b, id, c64(g, quads_per_row), "");
+        LLVMValueRef ld = LLVMBuildLoad2(g->b, v4, shared_at(g, src, f32_tile_at(g, row, q)), "");
         LLVMSetAlignment(ld, 16);
         LLVMValueRef bits[3][4]; /* the terms' f32 bits; their bf16 is the high half */
         for (int e = 0; e < 4; e++) {
@@ -281,10 +296,8 @@ static void convert_stage(gen *g, LLVMValueRef src, LLVMValueRef conv)
                     rest = LLVMBuildFSub(g->b, rest, LLVMBuildBitCast(g->b, bits[t][e], g->f32, ""), "");
             }
         }
-        LLVMValueRef row = LLVMBuildUDiv(g->b, id, c64(g, quads_per_row), "");
-        LLVMValueRef q = LLVMBuildURem(g->b, id, c64(g, quads_per_row), "");
         /* four bf16 = half of a 16-byte chunk */
-        LLVMValueRef at = add(g, swizzled(g, row, LLVMBuildLShr(g->b, q, c64(g, 1), "")),
+        LLVMValueRef at = add(g, tile_at(g, row, LLVMBuildLShr(g->b, q, c64(g, 1), ""), p->bn_rows),
                               LLVMBuildShl(g->b, LLVMBuildAnd(g->b, q, c64(g, 1), ""), c64(g, 3), ""));
         for (int t = 0; t < 3; t++) {
             LLVMValueRef lo = LLVMBuildOr(g->b, LLVMBuildLShr(g->b, bits[t][0], c32(g, 16), ""), LLVMBuildAnd(g->b, bits[t][1], high, ""), "");

@@ -40,8 +40,6 @@ static void derive(nf_gemm_plan *p)
         p->splits = p->kstages;
     if (p->splits < 1)
         p->splits = 1;
-    if (p->split_b) /* f32 weights go through cp.async and the split */
-        p->tma = false;
     p->a_bytes = nf_gemm_block_rows(p) * p->bk * 2;
     p->stage_bytes = p->a_bytes + (int64_t)p->bn_rows * p->bk * (p->split_b ? 4 : 2);
     p->conv_bytes = p->split_b ? 3 * (int64_t)p->bn_rows * p->bk * 2 : 0;
@@ -221,6 +219,6 @@ void nf_nvptx_gemm_launch(const nf_target *t, const nf_fused_kernel *k, const nf
                                      la->rank >= 2 ? la->strides[la->rank - 2] : p.K, (unsigned)nf_gemm_block_rows(&p),
                                      NF_GEMM_TMA_COLS};
         l->tma[1] = (nf_tma_operand){s->first_slot[b->id], b->dtype, lb->offset, p.N, p.K, lb->strides[0],
-                                     (unsigned)p.bn_rows, NF_GEMM_TMA_COLS};
+                                     (unsigned)p.bn_rows, p.split_b ? NF_GEMM_TMA_COLS / 2 : NF_GEMM_TMA_COLS};
     }
 }

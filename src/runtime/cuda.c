@@ -440,16 +440,17 @@ static nf_status cuda_set_max_dynamic_shared(void *fn, unsigned bytes, nf_error 
 }
 
 /* CUtensorMapDataType, CUtensorMapSwizzle, ... values of cuda.h */
-enum { TMA_F16 = 6, TMA_BF16 = 9, TMA_SWIZZLE_128B = 3, TMA_L2_256B = 3 };
+enum { TMA_F16 = 6, TMA_F32 = 7, TMA_BF16 = 9, TMA_SWIZZLE_128B = 3, TMA_L2_256B = 3 };
 
 static nf_status cuda_tensor_map_2d(void *map, const void *base, nf_dtype dtype, uint64_t rows, uint64_t cols,
                                     uint64_t row_stride, unsigned box_rows, unsigned box_cols, nf_error *err)
 {
-    if (dtype != NF_BF16 && dtype != NF_F16)
-        return nf_set_error(err, NF_ERR_UNSUPPORTED, 0, 0, "TMA descriptor: %s is not a 16-bit type", nf_dtype_name(dtype));
+    int code = dtype == NF_BF16 ? TMA_BF16 : dtype == NF_F16 ? TMA_F16 : dtype == NF_F32 ? TMA_F32 : -1;
+    if (code < 0)
+        return nf_set_error(err, NF_ERR_UNSUPPORTED, 0, 0, "TMA descriptor for %s", nf_dtype_name(dtype));
     uint64_t dims[2] = {cols, rows}, strides[1] = {row_stride};
     unsigned box[2] = {box_cols, box_rows}, element_strides[2] = {1, 1};
-    CALL(err, cuTensorMapEncodeTiled, map, dtype == NF_BF16 ? TMA_BF16 : TMA_F16, 2, (void *)base, dims, strides, box,
+    CALL(err, cuTensorMapEncodeTiled, map, code, 2, (void *)base, dims, strides, box,
          element_strides, 0, TMA_SWIZZLE_128B, TMA_L2_256B, 0);
 }
 

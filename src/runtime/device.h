@@ -53,7 +53,7 @@ typedef struct nf_device_ops {
      * NVIDIA); call once after get_function. */
     nf_status (*set_max_dynamic_shared)(void *fn, unsigned bytes, nf_error *err);
     /* Encodes the TMA descriptor (128 bytes at map, 64-byte aligned) of a
-     * row-major bf16/f16 matrix of rows x cols elements, rows row_stride
+     * row-major bf16/f16/f32 matrix of rows x cols elements, rows row_stride
      * bytes apart, copied in boxes of box_rows x box_cols with the 128-byte
      * swizzle; reads past the matrix fill zeros. NULL where there is no TMA. */
     nf_status (*tensor_map_2d)(void *map, const void *base, nf_dtype dtype, uint64_t rows, uint64_t cols,
