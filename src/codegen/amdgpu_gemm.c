@@ -289,14 +289,10 @@ nf_status nf_amdgpu_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan
     if (!fn)
         return err ? err->status : NF_ERR_NOMEM;
     g.fn = fn;
-    g.b = LLVMCreateBuilderInContext(g.c);
+    g.body = nf_gpu_kernel_begin(m, fn, pl, k, s, &g.b, err);
+    if (!g.body)
+        return NF_ERR_NOMEM;
     g.e = (nf_ix_env){g.b, g.i64};
-    LLVMPositionBuilderAtEnd(g.b, LLVMAppendBasicBlockInContext(g.c, fn, "entry"));
-    g.body = nf_body_new_params(m, g.b, pl, k, s, fn);
-    if (!g.body) {
-        LLVMDisposeBuilder(g.b);
-        return nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory in codegen");
-    }
     const nf_value *a = k->a.source, *b = k->b.source;
     const nf_layout *la = nf_slots_layout(s, a), *lb = nf_slots_layout(s, b);
     g.split_b = nf_gemm_splits_b(k);
@@ -321,9 +317,5 @@ nf_status nf_amdgpu_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan
     LLVMBasicBlockRef join = if_begin(&g, busy);
     emit_wave(&g, m0, n0);
     if_end(&g, join);
-    LLVMBuildRetVoid(g.b);
-    nf_status st = nf_body_failed(g.body, err) ? NF_ERR_COMPILE : NF_OK;
-    nf_body_free(g.body);
-    LLVMDisposeBuilder(g.b);
-    return st;
+    return nf_gpu_kernel_end(g.body, g.b, err);
 }

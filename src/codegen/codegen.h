@@ -177,6 +177,13 @@ void nf_gpu_launch_shape(const nf_target *t, const nf_fused_kernel *k, const nf_
 /* The kernel function nf_k<index> with that parameter list, no body yet. */
 LLVMValueRef nf_gpu_kernel_function(const nf_target *t, LLVMModuleRef m, int index, const nf_slots *s,
                                     nf_error *err);
+/* For the matrix kernels' generators: a builder at a new entry block of fn
+ * and the fused body over fn's slot parameters (NULL, err set, nothing to
+ * free when out of memory); nf_gpu_kernel_end returns from the kernel and
+ * frees both, with the body's status. */
+nf_body *nf_gpu_kernel_begin(LLVMModuleRef m, LLVMValueRef fn, const nf_plan *p, const nf_fused_kernel *k,
+                             const nf_slots *s, LLVMBuilderRef *b, nf_error *err);
+nf_status nf_gpu_kernel_end(nf_body *body, LLVMBuilderRef b, nf_error *err);
 /* The same with n_maps TMA descriptors (nf_launch.tma) after the scratch pointer. */
 LLVMValueRef nf_gpu_kernel_function_maps(const nf_target *t, LLVMModuleRef m, int index, const nf_slots *s, int n_maps,
                                          nf_error *err);

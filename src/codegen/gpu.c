@@ -226,6 +226,30 @@ void nf_gpu_launch_shape(const nf_target *t, const nf_fused_kernel *k, const nf_
     l->block[1] = l->block[2] = 1;
 }
 
+nf_body *nf_gpu_kernel_begin(LLVMModuleRef m, LLVMValueRef fn, const nf_plan *p, const nf_fused_kernel *k,
+                             const nf_slots *s, LLVMBuilderRef *b, nf_error *err)
+{
+    LLVMContextRef c = LLVMGetModuleContext(m);
+    *b = LLVMCreateBuilderInContext(c);
+    LLVMPositionBuilderAtEnd(*b, LLVMAppendBasicBlockInContext(c, fn, "entry"));
+    nf_body *body = nf_body_new_params(m, *b, p, k, s, fn);
+    if (!body) {
+        LLVMDisposeBuilder(*b);
+        *b = NULL;
+        nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory in codegen");
+    }
+    return body;
+}
+
+nf_status nf_gpu_kernel_end(nf_body *body, LLVMBuilderRef b, nf_error *err)
+{
+    LLVMBuildRetVoid(b);
+    nf_status st = nf_body_failed(body, err) ? NF_ERR_COMPILE : NF_OK;
+    nf_body_free(body);
+    LLVMDisposeBuilder(b);
+    return st;
+}
+
 nf_status nf_gpu_emit_kernel(const nf_target *t, LLVMModuleRef m, const nf_plan *p, int index, const nf_slots *s,
                              nf_error *err)
 {

@@ -397,13 +397,9 @@ nf_status nf_nvptx_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan 
                             LLVMCreateStringAttribute(g.c, "nvvm.maxntid", 12, threads, (unsigned)strlen(threads)));
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
                             LLVMCreateStringAttribute(g.c, "nvvm.minctasm", 13, one_block ? "1" : "2", 1));
-    g.b = LLVMCreateBuilderInContext(g.c);
-    LLVMPositionBuilderAtEnd(g.b, LLVMAppendBasicBlockInContext(g.c, fn, "entry"));
-    g.body = nf_body_new_params(m, g.b, pl, k, s, fn);
-    if (!g.body) {
-        LLVMDisposeBuilder(g.b);
-        return nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory in codegen");
-    }
+    g.body = nf_gpu_kernel_begin(m, fn, pl, k, s, &g.b, err);
+    if (!g.body)
+        return NF_ERR_NOMEM;
     const nf_value *a = k->a.source, *b = k->b.source;
     const nf_layout *la = nf_slots_layout(s, a), *lb = nf_slots_layout(s, b);
     g.a_base = nf_body_base(g.body, a, g.i16);
@@ -441,9 +437,5 @@ nf_status nf_nvptx_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan 
         emit_direct(&g, &f);
     else
         emit_reduce(&g, &f, mblock, nblock, split, LLVMGetParam(fn, (unsigned)s->n + 1));
-    LLVMBuildRetVoid(g.b);
-    nf_status st = nf_body_failed(g.body, err) ? NF_ERR_COMPILE : NF_OK;
-    nf_body_free(g.body);
-    LLVMDisposeBuilder(g.b);
-    return st;
+    return nf_gpu_kernel_end(g.body, g.b, err);
 }

@@ -32,6 +32,21 @@ LLVMValueRef nf_gemm_tile_at(gen *g, LLVMValueRef row, LLVMValueRef ch, int64_t 
                add(g, mul(g, row, c64(g, 128)), LLVMBuildShl(g->b, phys, c64(g, 4), "")));
 }
 
+/* Item tid + c * threads of `total` spread over the block's threads: its
+ * index, and (only in the last round, where some threads have none) the
+ * guard that item_end closes. */
+static LLVMBasicBlockRef item_begin(gen *g, int64_t c, int64_t total, LLVMValueRef *id)
+{
+    *id = add(g, g->tid, c64(g, c * nf_gemm_threads(&g->p)));
+    return (c + 1) * nf_gemm_threads(&g->p) > total ? if_begin(g, lt(g, *id, c64(g, total))) : NULL;
+}
+
+static void item_end(gen *g, LLVMBasicBlockRef join)
+{
+    if (join)
+        if_end(g, join);
+}
+
 /* valid == NULL: an unconditional copy. The zero-filling form (a run-time
  * source size) is not coalesced across the warp on the H100: every thread's
  * 16 bytes became a sector request of their own, twice the L2 traffic of
@@ -59,10 +74,8 @@ static void load_tile(gen *g, LLVMValueRef dst, LLVMValueRef base, LLVMTypeRef e
     int64_t per_chunk = 16 / elem_bytes, chunks_per_row = g->p.bk / per_chunk, total = rows * chunks_per_row;
     int64_t threads = nf_gemm_threads(&g->p);
     for (int64_t c = 0; c * threads < total; c++) {
-        LLVMValueRef id = add(g, g->tid, c64(g, c * threads));
-        LLVMBasicBlockRef join = NULL;
-        if ((c + 1) * threads > total)
-            join = if_begin(g, lt(g, id, c64(g, total)));
+        LLVMValueRef id;
+        LLVMBasicBlockRef join = item_begin(g, c, total, &id);
         LLVMValueRef row = LLVMBuildUDiv(g->b, id, c64(g, chunks_per_row), "");
         LLVMValueRef ch = LLVMBuildURem(g->b, id, c64(g, chunks_per_row), "");
         LLVMValueRef grow = add(g, row0, row), col = add(g, col0, mul(g, ch, c64(g, per_chunk)));
@@ -78,8 +91,7 @@ static void load_tile(gen *g, LLVMValueRef dst, LLVMValueRef base, LLVMTypeRef e
         LLVMValueRef at = swizzle ? swizzled(g, row, ch) : add(g, mul(g, row, c64(g, g->p.bk * elem_bytes)),
                                                                LLVMBuildShl(g->b, ch, c64(g, 4), ""));
         cp_async(g, shared_at(g, dst, at), src, valid);
-        if (join)
-            if_end(g, join);
+        item_end(g, join);
     }
 }
 
@@ -217,10 +229,8 @@ void nf_gemm_convert_stage(gen *g, LLVMValueRef src, LLVMValueRef conv)
     LLVMValueRef high = c32(g, (int64_t)0xffff0000u);
     int64_t threads = nf_gemm_threads(&g->p);
     for (int64_t c = 0; c * threads < total; c++) {
-        LLVMValueRef id = add(g, g->tid, c64(g, c * threads));
-        LLVMBasicBlockRef join = NULL;
-        if ((c + 1) * threads > total)
-            join = if_begin(g, lt(g, id, c64(g, total)));
+        LLVMValueRef id;
+        LLVMBasicBlockRef join = item_begin(g, c, total, &id);
         LLVMValueRef row = LLVMBuildUDiv(g->b, id, c64(g, quads_per_row), "");
         LLVMValueRef q = LLVMBuildURem(g->b, id, c64(g, quads_per_row), "");
         LLVMValueRef ld = LLVMBuildLoad2(g->b, v4, shared_at(g, src, f32_tile_at(g, row, q)), "");
@@ -246,8 +256,7 @@ void nf_gemm_convert_stage(gen *g, LLVMValueRef src, LLVMValueRef conv)
             LLVMValueRef st = LLVMBuildStore(g->b, v, shared_at(g, conv, add(g, at, c64(g, t * term_bytes))));
             LLVMSetAlignment(st, 8);
         }
-        if (join)
-            if_end(g, join);
+        item_end(g, join);
     }
 }
 

@@ -127,13 +127,9 @@ nf_status nf_nvptx_emit_gemv(const nf_target *t, LLVMModuleRef m, const nf_plan 
     g.fn = nf_gpu_kernel_function(t, m, index, s, err);
     if (!g.fn)
         return err ? err->status : NF_ERR_NOMEM;
-    g.b = LLVMCreateBuilderInContext(g.c);
-    LLVMPositionBuilderAtEnd(g.b, LLVMAppendBasicBlockInContext(g.c, g.fn, "entry"));
-    nf_body *body = nf_body_new_params(m, g.b, pl, k, s, g.fn);
-    if (!body) {
-        LLVMDisposeBuilder(g.b);
-        return nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory in codegen");
-    }
+    nf_body *body = nf_gpu_kernel_begin(m, g.fn, pl, k, s, &g.b, err);
+    if (!body)
+        return NF_ERR_NOMEM;
     const nf_layout *lx = nf_slots_layout(s, x), *lw = nf_slots_layout(s, w);
     LLVMTypeRef xe = nf_storage_type(g.c, x->dtype), we = nf_storage_type(g.c, w->dtype);
     LLVMValueRef xb = nf_body_base(body, x, xe), wb = nf_body_base(body, w, we);
@@ -198,9 +194,5 @@ nf_status nf_nvptx_emit_gemv(const nf_target *t, LLVMModuleRef m, const nf_plan 
     nf_body_store_outputs_flat(body, LLVMBuildAdd(g.b, LLVMBuildMul(g.b, tid, c64(&g, g.N), ""), n, ""));
     LLVMBuildBr(g.b, end);
     LLVMPositionBuilderAtEnd(g.b, end);
-    LLVMBuildRetVoid(g.b);
-    nf_status st = nf_body_failed(body, err) ? NF_ERR_COMPILE : NF_OK;
-    nf_body_free(body);
-    LLVMDisposeBuilder(g.b);
-    return st;
+    return nf_gpu_kernel_end(body, g.b, err);
 }
