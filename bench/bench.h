@@ -45,8 +45,6 @@ char *bench_read_file(const char *path, size_t *len, nf_error *err);
 nf_graph *bench_load_graph(const bench_opts *o, const char *file, nf_error *err);
 /* Fills err and returns s. */
 nf_status bench_error(nf_error *err, nf_status s, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* The device a target runs on; false for an unknown name. */
-bool bench_target_device(const char *target, nf_device_kind *out);
 
 /* Device tensors shaped by a graph's parameters or outputs under b. */
 typedef struct bench_tensors {

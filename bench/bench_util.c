@@ -85,19 +85,6 @@ nf_status bench_error(nf_error *err, nf_status s, const char *fmt, ...)
     return s;
 }
 
-bool bench_target_device(const char *target, nf_device_kind *out)
-{
-    if (strcmp(target, "host") == 0)
-        *out = NF_DEVICE_HOST;
-    else if (strcmp(target, "cuda") == 0 || strncmp(target, "sm_", 3) == 0)
-        *out = NF_DEVICE_CUDA;
-    else if (strcmp(target, "hip") == 0 || strncmp(target, "gfx", 3) == 0)
-        *out = NF_DEVICE_HIP;
-    else
-        return false;
-    return true;
-}
-
 char *bench_read_file(const char *path, size_t *len, nf_error *err)
 {
     FILE *f = fopen(path, "rb");

@@ -118,7 +118,7 @@ static int parse_args(int argc, char **argv, bench_opts *o)
         if (takes_value)
             i++;
     }
-    if (!bench_target_device(o->target, &o->device))
+    if (!nf_target_device(o->target, &o->device))
         return bad_arg("--target", o->target);
     return 0;
 }

@@ -233,6 +233,10 @@ typedef struct nf_compile_options {
 } nf_compile_options;
 
 NF_API void nf_compile_options_init(nf_compile_options *o);
+/* The device a target's kernels run on ("host"; "cuda" and sm_*: CUDA;
+ * "hip" and gfx*: HIP), where its tensors must live. False for any other
+ * name; nf_compile says which architectures exist. */
+NF_API bool nf_target_device(const char *target, nf_device_kind *device);
 
 /* A compiled graph. Code is generated per concrete signature (sizes, strides,
  * dtypes) on first use and cached; nf_kernel_run is safe from several threads. */

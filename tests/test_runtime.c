@@ -133,11 +133,32 @@ static void one_kernel_serves_many_threads_and_shapes(void **state)
     nf_graph_free(g);
 }
 
+/* The device each target's kernels run on, and no device for a non-target. */
+static void targets_name_their_device(void **state)
+{
+    (void)state;
+    static const struct { const char *target; nf_device_kind device; } known[] = {
+        {"host", NF_DEVICE_HOST}, {"cuda", NF_DEVICE_CUDA}, {"sm_80", NF_DEVICE_CUDA}, {"sm_90", NF_DEVICE_CUDA},
+        {"hip", NF_DEVICE_HIP},   {"gfx90a", NF_DEVICE_HIP}, {"gfx942", NF_DEVICE_HIP}, {"gfx950", NF_DEVICE_HIP},
+    };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        nf_device_kind d = (nf_device_kind)-1;
+        assert_true(nf_target_device(known[i].target, &d));
+        assert_int_equal(d, known[i].device);
+    }
+    nf_device_kind d = NF_DEVICE_HOST;
+    assert_false(nf_target_device("x86", &d));
+    assert_false(nf_target_device("", &d));
+    assert_false(nf_target_device(NULL, &d));
+    assert_false(nf_target_device("host", NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(dlpack_tensors_map_to_nf_tensors),
         cmocka_unit_test(one_kernel_serves_many_threads_and_shapes),
+        cmocka_unit_test(targets_name_their_device),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -423,19 +423,6 @@ static void usage(FILE *f)
             "1,8,32,128,512,2048,8192,16384 on a GPU, 1,8,32,128 on the host");
 }
 
-static bool device_of_target(const char *target, nf_device_kind *out)
-{
-    if (strcmp(target, "host") == 0)
-        *out = NF_DEVICE_HOST;
-    else if (strcmp(target, "cuda") == 0 || strncmp(target, "sm_", 3) == 0)
-        *out = NF_DEVICE_CUDA;
-    else if (strncmp(target, "gfx", 3) == 0)
-        *out = NF_DEVICE_HIP;
-    else
-        return false;
-    return true;
-}
-
 static bool parse_sizes(const char *text, options *o)
 {
     const char *p = text;
@@ -483,7 +470,7 @@ static int parse_flags(int argc, char **argv, options *o, bool *sizes_given)
         i++;
         if (strcmp(flag, "--target") == 0) {
             o->target = value;
-            if (!device_of_target(value, &o->device)) {
+            if (!nf_target_device(value, &o->device)) {
                 fprintf(stderr, "head_gate: unknown --target %s (host, cuda, sm_80, sm_90, gfx90a, gfx942, gfx950)\n",
                         value);
                 return 1;

@@ -16,12 +16,9 @@ _gpu_device = {}
 
 
 def _target_device(target):
-    if target == "host":
-        return _lib.DEVICE_HOST
-    if target == "cuda" or target.startswith("sm_"):
-        return _lib.DEVICE_CUDA
-    if target == "hip" or target.startswith("gfx"):
-        return _lib.DEVICE_HIP
+    device = ctypes.c_int()
+    if _lib.target_device(target.encode(), ctypes.byref(device)):
+        return device.value
     return None  # unknown: nf_compile says which targets exist
 
 

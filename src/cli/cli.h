@@ -70,12 +70,6 @@ bool cli_bindings(const cli_args *a, const nf_graph *g, nf_bindings *b, int *exi
 /* "T=7, H=3", or "" for a graph without symbols. */
 void cli_format_bindings(const nf_bindings *b, char *buf, size_t n);
 
-/* ---- targets ------------------------------------------------------------- */
-
-/* The device a target runs on: host, CUDA (sm_*, cuda), HIP (gfx*). False
- * for a name that is none of these. */
-bool cli_target_device(const char *target, nf_device_kind *out);
-
 /* ---- tensors of one call (host_tensors.c) -------------------------------- */
 
 /* The inputs or outputs of one call: host buffers and, for a GPU target,

@@ -139,16 +139,3 @@ void cli_format_bindings(const nf_bindings *b, char *buf, size_t n)
         used += (size_t)snprintf(buf + used, n - used, "%s%s=%lld", i ? ", " : "", b->names[i],
                                  (long long)b->sizes[i]);
 }
-
-bool cli_target_device(const char *target, nf_device_kind *out)
-{
-    if (strcmp(target, "host") == 0)
-        *out = NF_DEVICE_HOST;
-    else if (strcmp(target, "cuda") == 0 || strncmp(target, "sm_", 3) == 0)
-        *out = NF_DEVICE_CUDA;
-    else if (strncmp(target, "gfx", 3) == 0)
-        *out = NF_DEVICE_HIP;
-    else
-        return false;
-    return true;
-}

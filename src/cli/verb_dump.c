@@ -98,7 +98,7 @@ int cli_verb_dump(const cli_args *a)
     if (!known_emit(a->emit))
         return cli_usage_error(a->verb, "unknown --emit %s (ir, fused, llvm, ptx, amdgcn or hsaco)", a->emit);
     nf_device_kind device;
-    if (a->target && !cli_target_device(a->target, &device))
+    if (a->target && !nf_target_device(a->target, &device))
         return cli_usage_error(a->verb, "unknown --target %s (host, sm_80, sm_90, gfx90a, gfx942, gfx950)",
                                a->target);
     /* A code object is bytes: never dump it on a terminal. */

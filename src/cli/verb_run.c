@@ -116,7 +116,7 @@ int cli_verb_run(const cli_args *a)
     const char *target = a->target ? a->target : "host";
     run_state r;
     memset(&r, 0, sizeof r);
-    if (!cli_target_device(target, &r.device))
+    if (!nf_target_device(target, &r.device))
         return cli_usage_error(a->verb, "unknown --target %s (host, cuda, sm_80, sm_90, gfx90a, gfx942, gfx950)",
                                target);
     int status;

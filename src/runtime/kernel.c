@@ -61,6 +61,21 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+bool nf_target_device(const char *target, nf_device_kind *device)
+{
+    if (!target || !device)
+        return false;
+    if (strcmp(target, "host") == 0)
+        *device = NF_DEVICE_HOST;
+    else if (strcmp(target, "cuda") == 0 || strncmp(target, "sm_", 3) == 0)
+        *device = NF_DEVICE_CUDA;
+    else if (strcmp(target, "hip") == 0 || strncmp(target, "gfx", 3) == 0)
+        *device = NF_DEVICE_HIP;
+    else
+        return false;
+    return true;
+}
+
 nf_status nf_compile(const nf_graph *g, const nf_compile_options *o, nf_kernel **out, nf_error *err)
 {
     if (!out)
