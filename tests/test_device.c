@@ -270,6 +270,43 @@ static const char add_one_ptx[] =
     "    ret;\n"
     "}\n";
 
+/* add_one for sm_90 that first waits for the grid before it in the stream,
+ * as every kernel nsafuse generates for sm_90 does: launched
+ * programmatically, it may start early, but its read-modify-write may not. */
+static const char add_one_waiting_ptx[] =
+    ".version 7.8\n"
+    ".target sm_90\n"
+    ".address_size 64\n"
+    "\n"
+    ".visible .entry add_one(\n"
+    "    .param .u64 param_data,\n"
+    "    .param .u32 param_n\n"
+    ")\n"
+    "{\n"
+    "    .reg .pred %p<2>;\n"
+    "    .reg .b32 %r<6>;\n"
+    "    .reg .f32 %f<3>;\n"
+    "    .reg .b64 %rd<5>;\n"
+    "\n"
+    "    griddepcontrol.wait;\n"
+    "    ld.param.u64 %rd1, [param_data];\n"
+    "    ld.param.u32 %r1, [param_n];\n"
+    "    mov.u32 %r2, %ctaid.x;\n"
+    "    mov.u32 %r3, %ntid.x;\n"
+    "    mov.u32 %r4, %tid.x;\n"
+    "    mad.lo.s32 %r5, %r2, %r3, %r4;\n"
+    "    setp.ge.u32 %p1, %r5, %r1;\n"
+    "    @%p1 bra DONE;\n"
+    "    cvta.to.global.u64 %rd2, %rd1;\n"
+    "    mul.wide.u32 %rd3, %r5, 4;\n"
+    "    add.s64 %rd4, %rd2, %rd3;\n"
+    "    ld.global.f32 %f1, [%rd4];\n"
+    "    add.f32 %f2, %f1, 0f3F800000;\n"
+    "    st.global.f32 [%rd4], %f2;\n"
+    "DONE:\n"
+    "    ret;\n"
+    "}\n";
+
 enum { N = 1000, BLOCK = 256 };
 
 typedef struct gpu {
@@ -329,14 +366,16 @@ static void read_back(gpu *g)
         fail_msg("copy back: %s", err.message);
 }
 
-static void launch_add_one(gpu *g, void *fn, void *stream)
+static void launch_add_one_as(gpu *g, void *fn, bool programmatic, void *stream)
 {
     unsigned n = N, grid[3] = {(N + BLOCK - 1) / BLOCK, 1, 1}, block[3] = {BLOCK, 1, 1};
     void *params[] = {&g->data, &n};
     nf_error err = {0};
-    if (g->cuda->launch(fn, grid, block, 0, stream, params, &err) != NF_OK)
+    if (g->cuda->launch(fn, grid, block, 0, programmatic, stream, params, &err) != NF_OK)
         fail_msg("launch: %s", err.message);
 }
+
+static void launch_add_one(gpu *g, void *fn, void *stream) { launch_add_one_as(g, fn, false, stream); }
 
 static void *load_add_one(gpu *g, const void *image, size_t size, bool is_ptx, void **fn)
 {
@@ -482,7 +521,7 @@ static void *launch_in_thread(void *arg)
     unsigned n = N, grid[3] = {(N + BLOCK - 1) / BLOCK, 1, 1}, block[3] = {BLOCK, 1, 1};
     void *params[] = {&job->g->data, &n};
     nf_error err = {0};
-    job->status = job->g->cuda->launch(job->fn, grid, block, 0, NULL, params, &err);
+    job->status = job->g->cuda->launch(job->fn, grid, block, 0, false, NULL, params, &err);
     if (job->status == NF_OK)
         job->status = job->g->cuda->synchronize(&err);
     snprintf(job->message, sizeof job->message, "%s", err.message);
@@ -505,20 +544,20 @@ static void test_gpu_launch_from_a_fresh_thread(void **state)
     g->cuda->unload_module(module);
 }
 
-static void test_gpu_graph_capture_and_replay(void **state)
+/* 50 launches of add_one captured into a graph and replayed 3 times: every
+ * element must have grown by exactly 150. */
+static void replay_graph_of_add_one(gpu *g, const char *ptx, size_t ptx_size, bool programmatic)
 {
-    skip_without_cuda();
-    gpu *g = *state;
     const nf_device_ops *cuda = g->cuda;
     nf_error err = {0};
     void *fn = NULL, *stream = NULL, *graph = NULL, *start = NULL, *end = NULL;
-    void *module = load_add_one(g, add_one_ptx, sizeof add_one_ptx, true, &fn);
+    void *module = load_add_one(g, ptx, ptx_size, true, &fn);
     assert_int_equal(cuda->stream_create(&stream, &err), NF_OK);
     assert_int_equal(cuda->capture_begin(NULL, &err), NF_ERR_ARG);
     enum { CAPTURED = 50, REPLAYS = 3 };
     assert_int_equal(cuda->capture_begin(stream, &err), NF_OK);
     for (int i = 0; i < CAPTURED; i++)
-        launch_add_one(g, fn, stream);
+        launch_add_one_as(g, fn, programmatic, stream);
     if (cuda->capture_end(stream, &graph, &err) != NF_OK)
         fail_msg("capture_end: %s", err.message);
     /* Capturing runs nothing. */
@@ -535,16 +574,40 @@ static void test_gpu_graph_capture_and_replay(void **state)
         float ms = -1;
         assert_int_equal(cuda->event_elapsed_ms(start, end, &ms, &err), NF_OK);
         assert_true(ms > 0);
-        printf("graph replay %d: %.2f us per captured launch\n", r, 1000.0 * ms / CAPTURED);
+        printf("graph replay %d%s: %.2f us per captured launch\n", r, programmatic ? " (programmatic)" : "",
+               1000.0 * ms / CAPTURED);
     }
     assert_int_equal(cuda->stream_synchronize(stream, &err), NF_OK);
     read_back(g);
-    check_added(g, (float)(CAPTURED * REPLAYS), "graph of 50 add_one, replayed 3 times");
+    check_added(g, (float)(CAPTURED * REPLAYS),
+                programmatic ? "graph of 50 programmatic add_one, replayed 3 times" : "graph of 50 add_one, replayed 3 times");
     cuda->event_destroy(start);
     cuda->event_destroy(end);
     cuda->graph_destroy(graph);
     cuda->stream_destroy(stream);
     cuda->unload_module(module);
+}
+
+static void test_gpu_graph_capture_and_replay(void **state)
+{
+    skip_without_cuda();
+    replay_graph_of_add_one(*state, add_one_ptx, sizeof add_one_ptx, false);
+}
+
+/* Programmatic dependent launch: each launch may start before the one before
+ * it ends; the kernel's wait keeps the 150 increments in order. */
+static void test_gpu_programmatic_launches_stay_ordered(void **state)
+{
+    skip_without_cuda();
+    gpu *g = *state;
+    int major = 0, minor = 0;
+    nf_error err = {0};
+    assert_int_equal(g->cuda->compute_capability(&major, &minor, &err), NF_OK);
+    if (major < 9) {
+        printf("SKIP programmatic launch: compute capability %d.%d, needs 9.0\n", major, minor);
+        skip();
+    }
+    replay_graph_of_add_one(g, add_one_waiting_ptx, sizeof add_one_waiting_ptx, true);
 }
 
 int main(void)
@@ -568,6 +631,7 @@ int main(void)
                                         gpu_teardown),
         cmocka_unit_test_setup_teardown(test_gpu_launch_from_a_fresh_thread, gpu_setup,
                                         gpu_teardown),
+        cmocka_unit_test_setup_teardown(test_gpu_programmatic_launches_stay_ordered, gpu_setup, gpu_teardown),
         cmocka_unit_test_setup_teardown(test_gpu_graph_capture_and_replay, gpu_setup,
                                         gpu_teardown),
     };

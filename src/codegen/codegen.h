@@ -172,6 +172,7 @@ typedef struct nf_launch {
     unsigned shared_bytes; /* dynamic shared memory of a block */
     int n_tma;             /* 0, or 2: A and W of a GEMM */
     nf_tma_operand tma[2];
+    bool programmatic;     /* the code waits for the previous grid: may launch before it ends */
 } nf_launch;
 void nf_gpu_launch_shape(const nf_target *t, const nf_fused_kernel *k, const nf_slots *s, nf_launch *l);
 /* The kernel function nf_k<index> with that parameter list, no body yet. */
@@ -187,6 +188,10 @@ nf_status nf_gpu_kernel_end(nf_body *body, LLVMBuilderRef b, nf_error *err);
 /* The same with n_maps TMA descriptors (nf_launch.tma) after the scratch pointer. */
 LLVMValueRef nf_gpu_kernel_function_maps(const nf_target *t, LLVMModuleRef m, int index, const nf_slots *s, int n_maps,
                                          nf_error *err);
+/* Programmatic dependent launch (nvptx_dependent_launch.c): whether the
+ * target's kernels use it, and the wait at the entry of every kernel of m. */
+bool nf_nvptx_dependent_launch(const nf_target *t);
+void nf_nvptx_wait_for_prior_grid(LLVMModuleRef m);
 /* The tensor-core GEMM (nvptx_gemm.c). */
 bool nf_nvptx_gemm_applies(const nf_fused_kernel *k, const nf_slots *s);
 void nf_nvptx_gemm_launch(const nf_target *t, const nf_fused_kernel *k, const nf_slots *s, int sms, nf_launch *l);

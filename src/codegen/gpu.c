@@ -203,9 +203,8 @@ LLVMValueRef nf_gpu_kernel_function_maps(const nf_target *t, LLVMModuleRef m, in
     return fn;
 }
 
-void nf_gpu_launch_shape(const nf_target *t, const nf_fused_kernel *k, const nf_slots *s, nf_launch *l)
+static void launch_shape(const nf_target *t, const nf_fused_kernel *k, const nf_slots *s, nf_launch *l)
 {
-    memset(l, 0, sizeof *l);
     if (t->kind == NF_TARGET_NVPTX && nf_nvptx_gemv_applies(k, s)) {
         nf_nvptx_gemv_launch(k, s, l);
         return;
@@ -224,6 +223,13 @@ void nf_gpu_launch_shape(const nf_target *t, const nf_fused_kernel *k, const nf_
     l->grid[1] = l->grid[2] = 1;
     l->block[0] = NF_GPU_BLOCK;
     l->block[1] = l->block[2] = 1;
+}
+
+void nf_gpu_launch_shape(const nf_target *t, const nf_fused_kernel *k, const nf_slots *s, nf_launch *l)
+{
+    memset(l, 0, sizeof *l);
+    launch_shape(t, k, s, l);
+    l->programmatic = nf_nvptx_dependent_launch(t);
 }
 
 nf_body *nf_gpu_kernel_begin(LLVMModuleRef m, LLVMValueRef fn, const nf_plan *p, const nf_fused_kernel *k,

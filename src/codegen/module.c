@@ -22,6 +22,8 @@ nf_status nf_codegen_module(const nf_target *t, const nf_plan *p, const nf_slots
             return st;
         }
     }
+    if (nf_nvptx_dependent_launch(t))
+        nf_nvptx_wait_for_prior_grid(m);
     char *msg = NULL;
     if (LLVMVerifyModule(m, LLVMReturnStatusAction, &msg)) {
         nf_set_error(err, NF_ERR_COMPILE, 0, 0, "internal error: generated invalid LLVM IR: %s", msg ? msg : "");

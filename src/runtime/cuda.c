@@ -454,13 +454,21 @@ static nf_status cuda_tensor_map_2d(void *map, const void *base, nf_dtype dtype,
          element_strides, 0, TMA_SWIZZLE_128B, TMA_L2_256B, 0);
 }
 
-static nf_status cuda_launch(void *fn, const unsigned grid[3], const unsigned block[3],
-                             unsigned shared_bytes, void *stream, void **params, nf_error *err)
+static nf_status cuda_launch(void *fn, const unsigned grid[3], const unsigned block[3], unsigned shared_bytes,
+                             bool programmatic, void *stream, void **params, nf_error *err)
 {
     if (!fn || !grid || !block)
         return nf_set_error(err, NF_ERR_ARG, 0, 0, "launch: null argument");
-    CALL(err, cuLaunchKernel, fn, grid[0], grid[1], grid[2], block[0], block[1], block[2],
-         shared_bytes, stream, params, NULL);
+    if (!programmatic)
+        CALL(err, cuLaunchKernel, fn, grid[0], grid[1], grid[2], block[0], block[1], block[2],
+             shared_bytes, stream, params, NULL);
+    /* The grid may start while the previous one in the stream finishes
+     * (programmatic dependent launch, sm_90): its code waits for that grid
+     * (griddepcontrol.wait) before it touches memory. */
+    CUlaunchAttribute attr = {.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION,
+                              .value.programmatic_stream_serialization_allowed = 1};
+    CUlaunchConfig config = {grid[0], grid[1], grid[2], block[0], block[1], block[2], shared_bytes, stream, &attr, 1};
+    CALL(err, cuLaunchKernelEx, &config, fn, params, NULL);
 }
 
 /* ---- streams, events, graphs --------------------------------------------- */

@@ -56,6 +56,24 @@ enum { /* CUjit_option */
 };
 
 enum { CU_JIT_INPUT_PTX = 1 }; /* CUjitInputType */
+
+/* cuLaunchKernelEx's configuration; an attribute's value is a 64-byte union
+ * of which nsafuse sets one int. */
+enum { CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6 }; /* CUlaunchAttributeID */
+typedef struct CUlaunchAttribute {
+    int id;
+    char pad[4];
+    union {
+        char pad[64];
+        int programmatic_stream_serialization_allowed;
+    } value;
+} CUlaunchAttribute;
+typedef struct CUlaunchConfig {
+    unsigned grid_x, grid_y, grid_z, block_x, block_y, block_z, shared_bytes;
+    CUstream stream;
+    CUlaunchAttribute *attrs;
+    unsigned n_attrs;
+} CUlaunchConfig;
 enum { CU_STREAM_NON_BLOCKING = 1 };
 enum { CU_EVENT_DEFAULT = 0 };
 enum { CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1 };
@@ -95,6 +113,7 @@ typedef CUresult (*nf_pfn_cuGetErrorString)(CUresult error, const char **text);
     X(cuLaunchKernel, (CUfunction fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx,        \
                        unsigned by, unsigned bz, unsigned shared_bytes, CUstream stream,         \
                        void **params, void **extra))                                             \
+    X(cuLaunchKernelEx, (const CUlaunchConfig *config, CUfunction fn, void **params, void **extra)) \
     X(cuLinkCreate, (unsigned n_options, CUjit_option *options, void **values,                   \
                      CUlinkState *state))                                                        \
     X(cuLinkAddData, (CUlinkState state, int input_type, void *data, size_t size,                \

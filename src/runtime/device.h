@@ -58,9 +58,12 @@ typedef struct nf_device_ops {
      * swizzle; reads past the matrix fill zeros. NULL where there is no TMA. */
     nf_status (*tensor_map_2d)(void *map, const void *base, nf_dtype dtype, uint64_t rows, uint64_t cols,
                                uint64_t row_stride, unsigned box_rows, unsigned box_cols, nf_error *err);
-    /* params: one pointer per kernel argument, pointing at its value. */
-    nf_status (*launch)(void *fn, const unsigned grid[3], const unsigned block[3],
-                        unsigned shared_bytes, void *stream, void **params, nf_error *err);
+    /* params: one pointer per kernel argument, pointing at its value.
+     * programmatic: the kernel's code waits for the grid before it in the
+     * stream (nf_launch.programmatic), so it may be launched before that
+     * grid ends. */
+    nf_status (*launch)(void *fn, const unsigned grid[3], const unsigned block[3], unsigned shared_bytes,
+                        bool programmatic, void *stream, void **params, nf_error *err);
 
     /* Streams, events and graphs, for tests and benchmarks. */
     nf_status (*stream_create)(void **stream, nf_error *err); /* non-blocking */

@@ -54,6 +54,14 @@ static nf_status emit_image(const nf_target *t, const nf_plan *p, const nf_slots
     return st;
 }
 
+/* NSAFUSE_PDL=0 launches every kernel after the previous grid has ended, as
+ * without programmatic dependent launch (to measure what it gains). */
+static bool dependent_launch_wanted(void)
+{
+    const char *v = getenv("NSAFUSE_PDL");
+    return !(v && strcmp(v, "0") == 0);
+}
+
 /* Loads the module: from the disk cache when the key is there, else
  * compiled now (and, on NVIDIA, linked to a cubin and cached). */
 static nf_status load(nf_gpu_code *code, const nf_target *t, const nf_plan *p, const nf_slots *s,
@@ -126,6 +134,8 @@ nf_status nf_gpu_compile(const nf_target *t, const nf_plan *p, const nf_slots *s
         snprintf(name, sizeof name, "nf_k%d", i);
         st = dev->get_function(code->module, name, &code->fns[i], err);
         nf_gpu_launch_shape(t, &p->kernels[i], s, &code->launch[i]);
+        if (!dependent_launch_wanted())
+            code->launch[i].programmatic = false;
         if (!st && code->launch[i].shared_bytes > 48 * 1024) /* above 48 KiB a kernel must opt in */
             st = dev->set_max_dynamic_shared(code->fns[i], code->launch[i].shared_bytes, err);
         size_t bytes = code->launch[i].scratch_bytes;
@@ -234,7 +244,7 @@ nf_status nf_gpu_execute(nf_gpu_code *code, const nf_plan *p, const nf_slots *s,
             break;
         for (int j = 0; j < l->n_tma; j++)
             args[s->n + 2 + j] = maps[j];
-        st = code->dev->launch(code->fns[i], l->grid, l->block, l->shared_bytes, stream, args, err);
+        st = code->dev->launch(code->fns[i], l->grid, l->block, l->shared_bytes, l->programmatic, stream, args, err);
     }
 done:
     if (heap) {

@@ -286,9 +286,10 @@ static nf_status hip_set_max_dynamic_shared(void *fn, unsigned bytes, nf_error *
     return hip_init(err);
 }
 
-static nf_status hip_launch(void *fn, const unsigned grid[3], const unsigned block[3],
-                            unsigned shared_bytes, void *stream, void **params, nf_error *err)
+static nf_status hip_launch(void *fn, const unsigned grid[3], const unsigned block[3], unsigned shared_bytes,
+                            bool programmatic, void *stream, void **params, nf_error *err)
 {
+    (void)programmatic; /* AMD code never asks for it */
     if (!fn || !grid || !block)
         return nf_set_error(err, NF_ERR_ARG, 0, 0, "launch: null argument");
     CALL(err, hipModuleLaunchKernel, fn, grid[0], grid[1], grid[2], block[0], block[1], block[2],

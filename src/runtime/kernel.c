@@ -4,6 +4,7 @@
 #include "codegen/emit.h"
 #include "codegen/jit.h"
 #include "runtime/device.h"
+#include "build_revision.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -344,12 +345,12 @@ static char *disk_cache_key(nf_kernel *k, const char *signature)
     }
     /* the GEMM tiling override changes the code (nvptx_gemm.h) */
     const char *plan = getenv("NSAFUSE_GEMM_PLAN");
-    const char *fmt = "nsafuse %s (LLVM %d)\ntarget %s\ndevice %s\nkeep_fp32 %d unfused %d\ngemm plan %s\nsignature %s\n%s";
-    int n = snprintf(NULL, 0, fmt, NF_VERSION_STRING, LLVM_VERSION_MAJOR, k->target->name, k->device_name,
+    const char *fmt = "nsafuse %s build %s (LLVM %d)\ntarget %s\ndevice %s\nkeep_fp32 %d unfused %d\ngemm plan %s\nsignature %s\n%s";
+    int n = snprintf(NULL, 0, fmt, NF_VERSION_STRING, NF_BUILD_REVISION, LLVM_VERSION_MAJOR, k->target->name, k->device_name,
                      k->opt.keep_fp32, k->opt.unfused, plan ? plan : "", signature, k->graph_text);
     char *key = malloc((size_t)n + 1);
     if (key)
-        snprintf(key, (size_t)n + 1, fmt, NF_VERSION_STRING, LLVM_VERSION_MAJOR, k->target->name, k->device_name,
+        snprintf(key, (size_t)n + 1, fmt, NF_VERSION_STRING, NF_BUILD_REVISION, LLVM_VERSION_MAJOR, k->target->name, k->device_name,
                  k->opt.keep_fp32, k->opt.unfused, plan ? plan : "", signature, k->graph_text);
     return key;
 }
