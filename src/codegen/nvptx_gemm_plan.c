@@ -153,7 +153,12 @@ nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms
              * rows 50), while T = 2048's 16 blocks x 8 splits won. */
             if (splits > 1 && 4 * p.mblocks * p.nblocks > sms)
                 break;
-            if (p.smem_bytes > smem_budget(&p))
+            /* over half an SM's shared memory (two stages of fp32 weights
+             * and their split): fine where the grid leaves each block an SM
+             * of its own (H100, fp32 weights, T = 32: 16-row tiles x 32
+             * splits took 6.9 us, the 32-row tiles that fit 8.4) */
+            bool own_sm = p.mblocks * p.nblocks * p.splits <= sms && p.smem_bytes <= 200 * 1024;
+            if (p.smem_bytes > smem_budget(&p) && !own_sm)
                 continue;
             double c = cost_us(&p, sms);
             if (best.wm == 0 || c < best_cost) {
