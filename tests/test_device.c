@@ -236,76 +236,44 @@ static void test_cuda_refuses_wrong_libraries(void **state)
 
 /* ---- with a CUDA GPU ------------------------------------------------------ */
 
-/* x[i] += 1.0f for i < n; PTX for sm_75 and up. */
-static const char add_one_ptx[] =
-    ".version 7.0\n"
-    ".target sm_75\n"
-    ".address_size 64\n"
-    "\n"
-    ".visible .entry add_one(\n"
-    "    .param .u64 param_data,\n"
-    "    .param .u32 param_n\n"
-    ")\n"
-    "{\n"
-    "    .reg .pred %p<2>;\n"
-    "    .reg .b32 %r<6>;\n"
-    "    .reg .f32 %f<3>;\n"
-    "    .reg .b64 %rd<5>;\n"
-    "\n"
-    "    ld.param.u64 %rd1, [param_data];\n"
-    "    ld.param.u32 %r1, [param_n];\n"
-    "    mov.u32 %r2, %ctaid.x;\n"
-    "    mov.u32 %r3, %ntid.x;\n"
-    "    mov.u32 %r4, %tid.x;\n"
-    "    mad.lo.s32 %r5, %r2, %r3, %r4;\n"
-    "    setp.ge.u32 %p1, %r5, %r1;\n"
-    "    @%p1 bra DONE;\n"
-    "    cvta.to.global.u64 %rd2, %rd1;\n"
-    "    mul.wide.u32 %rd3, %r5, 4;\n"
-    "    add.s64 %rd4, %rd2, %rd3;\n"
-    "    ld.global.f32 %f1, [%rd4];\n"
-    "    add.f32 %f2, %f1, 0f3F800000;\n"
-    "    st.global.f32 [%rd4], %f2;\n"
-    "DONE:\n"
-    "    ret;\n"
-    "}\n";
+/* x[i] += 1.0f for i < n: the kernel add_one, its first instruction `first`. */
+#define ADD_ONE_ENTRY(first)                                                                     \
+    ".visible .entry add_one(\n"                                                                \
+    "    .param .u64 param_data,\n"                                                             \
+    "    .param .u32 param_n\n"                                                                 \
+    ")\n"                                                                                       \
+    "{\n"                                                                                       \
+    "    .reg .pred %p<2>;\n"                                                                   \
+    "    .reg .b32 %r<6>;\n"                                                                    \
+    "    .reg .f32 %f<3>;\n"                                                                    \
+    "    .reg .b64 %rd<5>;\n"                                                                   \
+    "\n" first                                                                                  \
+    "    ld.param.u64 %rd1, [param_data];\n"                                                    \
+    "    ld.param.u32 %r1, [param_n];\n"                                                        \
+    "    mov.u32 %r2, %ctaid.x;\n"                                                              \
+    "    mov.u32 %r3, %ntid.x;\n"                                                               \
+    "    mov.u32 %r4, %tid.x;\n"                                                                \
+    "    mad.lo.s32 %r5, %r2, %r3, %r4;\n"                                                      \
+    "    setp.ge.u32 %p1, %r5, %r1;\n"                                                          \
+    "    @%p1 bra DONE;\n"                                                                      \
+    "    cvta.to.global.u64 %rd2, %rd1;\n"                                                      \
+    "    mul.wide.u32 %rd3, %r5, 4;\n"                                                          \
+    "    add.s64 %rd4, %rd2, %rd3;\n"                                                           \
+    "    ld.global.f32 %f1, [%rd4];\n"                                                          \
+    "    add.f32 %f2, %f1, 0f3F800000;\n"                                                       \
+    "    st.global.f32 [%rd4], %f2;\n"                                                          \
+    "DONE:\n"                                                                                   \
+    "    ret;\n"                                                                                \
+    "}\n"
 
-/* add_one for sm_90 that first waits for the grid before it in the stream,
- * as every kernel nsafuse generates for sm_90 does: launched
- * programmatically, it may start early, but its read-modify-write may not. */
+/* PTX for sm_75 and up. */
+static const char add_one_ptx[] = ".version 7.0\n.target sm_75\n.address_size 64\n\n" ADD_ONE_ENTRY("");
+
+/* For sm_90: first waits for the grid before it in the stream, as every
+ * kernel nsafuse generates for sm_90 does. Launched programmatically, it
+ * may start early, but its read-modify-write may not. */
 static const char add_one_waiting_ptx[] =
-    ".version 7.8\n"
-    ".target sm_90\n"
-    ".address_size 64\n"
-    "\n"
-    ".visible .entry add_one(\n"
-    "    .param .u64 param_data,\n"
-    "    .param .u32 param_n\n"
-    ")\n"
-    "{\n"
-    "    .reg .pred %p<2>;\n"
-    "    .reg .b32 %r<6>;\n"
-    "    .reg .f32 %f<3>;\n"
-    "    .reg .b64 %rd<5>;\n"
-    "\n"
-    "    griddepcontrol.wait;\n"
-    "    ld.param.u64 %rd1, [param_data];\n"
-    "    ld.param.u32 %r1, [param_n];\n"
-    "    mov.u32 %r2, %ctaid.x;\n"
-    "    mov.u32 %r3, %ntid.x;\n"
-    "    mov.u32 %r4, %tid.x;\n"
-    "    mad.lo.s32 %r5, %r2, %r3, %r4;\n"
-    "    setp.ge.u32 %p1, %r5, %r1;\n"
-    "    @%p1 bra DONE;\n"
-    "    cvta.to.global.u64 %rd2, %rd1;\n"
-    "    mul.wide.u32 %rd3, %r5, 4;\n"
-    "    add.s64 %rd4, %rd2, %rd3;\n"
-    "    ld.global.f32 %f1, [%rd4];\n"
-    "    add.f32 %f2, %f1, 0f3F800000;\n"
-    "    st.global.f32 [%rd4], %f2;\n"
-    "DONE:\n"
-    "    ret;\n"
-    "}\n";
+    ".version 7.8\n.target sm_90\n.address_size 64\n\n" ADD_ONE_ENTRY("    griddepcontrol.wait;\n");
 
 enum { N = 1000, BLOCK = 256 };
 
