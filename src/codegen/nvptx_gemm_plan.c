@@ -8,7 +8,13 @@
 /* Shared memory a block may take: two blocks of 8 warps still fit on an SM
  * (228 KB), a block of 16 warps is alone. */
 enum { MAX_STAGES = 6 };
-static int64_t smem_budget(const nf_gemm_plan *p) { return p->warps == 16 ? 200 * 1024 : 100 * 1024; }
+static int64_t smem_budget(const nf_gemm_plan *p)
+{
+    /* 512 threads, or two row tiles with fp32 weights (the flush's second
+     * set of accumulators: nvptx_gemm.c asks for one block per SM) */
+    bool alone = p->warps == 16 || (p->rt == 2 && p->split_b);
+    return alone ? 200 * 1024 : 100 * 1024;
+}
 /* The most the last block of a tile reads back from the workspace. */
 enum { REDUCE_BYTES = 256 * 1024 };
 
@@ -123,6 +129,29 @@ static void parse_override(nf_gemm_plan *p, const char *text)
     }
 }
 
+/* The plan NSAFUSE_GEMM_PLAN asks for, from the chosen one: what it leaves
+ * out is 8 warps, the chosen row tiles, wm and splits; or `chosen` itself. */
+static nf_gemm_plan override_plan(nf_gemm_plan base, nf_gemm_plan chosen)
+{
+    const char *o = getenv("NSAFUSE_GEMM_PLAN");
+    if (!o || !*o)
+        return chosen;
+    nf_gemm_plan p = base;
+    p.warps = 8;
+    p.wm = chosen.wm;
+    p.rt = chosen.rt;
+    p.splits = chosen.splits;
+    parse_override(&p, o);
+    if (p.warps == 16) /* 512 threads leave 128 registers: one row tile */
+        p.rt = 1;
+    if (p.wm > p.warps)
+        p.wm = p.warps;
+    if (p.warps / p.wm > 8)
+        p.wm = p.warps / 8;
+    derive(&p);
+    return p;
+}
+
 nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms, int sm)
 {
     nf_gemm_plan base = {0};
@@ -166,11 +195,34 @@ nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms
                 best_cost = c;
             }
         }
+    /* fp32 weights: every block streams its W tile at 4 bytes a weight and
+     * splits it into three terms again, as much work per block as its A
+     * tile at 64 rows. Tiles of 256 rows (8 warps of two row tiles, alone
+     * on the SM), split to fill the GPU, halve that per row. Measured on
+     * the H100: T = 8192 in 256-row tiles x 4 splits 74.0 us against 123.9
+     * (64-row tiles), T = 16384 x 2 splits 126.7 against 172.7; at T = 2048
+     * (x 16 splits: 35.7 against 29.2) and 512 they lost, and the workspace
+     * bound leaves those at most 4 splits, too few blocks. */
+    if (base.split_b) {
+        nf_gemm_plan p = base;
+        p.warps = 8;
+        p.wm = 8;
+        p.rt = 2;
+        p.splits = 1;
+        derive(&p);
+        int64_t splits = 1, tiles = p.mblocks * p.nblocks;
+        while (tiles * splits * 2 <= sms && splits * 2 * nf_gemm_block_rows(&p) * NF_GEMM_BN * 4 <= REDUCE_BYTES)
+            splits *= 2;
+        p.splits = splits;
+        derive(&p);
+        if (p.splits == splits && tiles * splits <= sms && 2 * tiles * splits >= sms && p.smem_bytes <= smem_budget(&p))
+            return override_plan(base, p);
+    }
     /* Measured on the H100 (scripts/gemm-sweep.sh, head gate): when the grid
      * is one block per SM and the block's warps already split K, twice the
      * warps (splitting K twice as finely) hide more latency: T = 512, 2048,
      * 8192 took 12.6, 25.0, 51.6 us instead of 12.9, 27.9, 53.3. Two row
-     * tiles per warp (rt = 2) never won; it stays for the override. */
+     * tiles per warp (rt = 2) never won with 16-bit weights. */
     if (best.wm >= 2 && best.wk >= 2 && best.wk <= 4 && best.mblocks * best.nblocks * best.splits <= sms) {
         nf_gemm_plan p = best;
         p.warps = 16;
@@ -179,24 +231,7 @@ nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms
         if (p.smem_bytes <= smem_budget(&p))
             best = p;
     }
-    const char *o = getenv("NSAFUSE_GEMM_PLAN");
-    if (o && *o) {
-        nf_gemm_plan p = base;
-        p.warps = 8; /* what the override leaves out: 8 warps, one row tile, the chosen wm and splits */
-        p.wm = best.wm;
-        p.rt = 1;
-        p.splits = best.splits;
-        parse_override(&p, o);
-        if (p.warps == 16) /* 512 threads leave 128 registers: one row tile */
-            p.rt = 1;
-        if (p.wm > p.warps)
-            p.wm = p.warps;
-        if (p.warps / p.wm > 8)
-            p.wm = p.warps / 8;
-        derive(&p);
-        best = p;
-    }
-    return best;
+    return override_plan(base, best);
 }
 
 /* 80 for "sm_80", 90 for "sm_90" */
