@@ -120,7 +120,7 @@ static void the_measured_plans(void **state)
         {0, 32, 16, 16, 8},   {0, 128, 16, 16, 8},  {0, 512, 32, 16, 8}, {0, 2048, 64, 8, 8},
         {0, 8192, 32, 1, 8},  {0, 16384, 128, 1, 8},
         {2, 32, 16, 32, 8}, /* fp32 weights: 124 KB of shared memory, one block per SM */
-        {2, 8192, 256, 4, 8}, {2, 16384, 256, 2, 8}, /* fp32 weights: two row tiles a warp */
+        {2, 2048, 128, 8, 8}, {2, 8192, 256, 4, 8}, {2, 16384, 256, 2, 8}, /* fp32 weights: two row tiles a warp */
     };
     for (size_t i = 0; i < sizeof best / sizeof best[0]; i++) {
         char *ptx = NULL;

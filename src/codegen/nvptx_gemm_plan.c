@@ -197,16 +197,17 @@ nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms
         }
     /* fp32 weights: every block streams its W tile at 4 bytes a weight and
      * splits it into three terms again, as much work per block as its A
-     * tile at 64 rows. Tiles of 256 rows (8 warps of two row tiles, alone
-     * on the SM), split to fill the GPU, halve that per row. Measured on
-     * the H100: T = 8192 in 256-row tiles x 4 splits 74.0 us against 123.9
-     * (64-row tiles), T = 16384 x 2 splits 126.7 against 172.7; at T = 2048
-     * (x 16 splits: 35.7 against 29.2) and 512 they lost, and the workspace
-     * bound leaves those at most 4 splits, too few blocks. */
-    if (base.split_b) {
+     * tile at 64 rows. Two row tiles a warp (one block per SM) halve that
+     * per row: the tallest such tile of 128 or 256 rows whose grid, split
+     * to fill the SMs, covers between half and all of them. Measured on the
+     * H100 (us, against the plans below): T = 2048 128 rows x 8 splits 26.9
+     * (29.8), 4096 128 x 4 44.5 (46.6), 8192 256 x 4 69.4 (123.9), 16384
+     * 256 x 2 125.6 (172.7); with 64-row tiles T = 512 won (13.8 against
+     * 14.3) but 300 and 1000 lost (15.7 / 15.0, 21.8 / 21.2). */
+    for (int wm = 8; base.split_b && wm >= 4; wm /= 2) {
         nf_gemm_plan p = base;
         p.warps = 8;
-        p.wm = 8;
+        p.wm = wm;
         p.rt = 2;
         p.splits = 1;
         derive(&p);
