@@ -133,6 +133,25 @@ static void the_measured_plans(void **state)
     }
 }
 
+/* A's tiles are marked evict-first in L2 only where A would fill 2/3 of it
+ * (50 MB when the GPU is unknown): at T = 2048 (29 MB) consecutive calls
+ * find A in L2, at 8192 (117 MB) it would push W out. */
+static void a_evict_first_where_a_fills_l2(void **state)
+{
+    (void)state;
+    static const struct { int64_t t; bool marked; } cases[] = {{2048, false}, {2600, true}, {8192, true}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *ptx = NULL;
+        ptx_for(0, "sm_90", cases[i].t, 64, 7168, &ptx);
+        bool hinted = strstr(ptx, "bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.L2::cache_hint");
+        bool noted = strstr(ptx, "A evict-first in L2");
+        if (hinted != cases[i].marked || noted != cases[i].marked)
+            fail_msg("T = %lld: A's copies %s an L2 hint (plan line %s), want %s", (long long)cases[i].t,
+                     hinted ? "carry" : "lack", noted ? "says so" : "silent", cases[i].marked ? "one" : "none");
+        free(ptx);
+    }
+}
+
 /* sm_80 has no TMA: the same GEMM copies with cp.async there. */
 static void sm80_copies_with_cp_async(void **state)
 {
@@ -180,6 +199,7 @@ int main(void)
         cmocka_unit_test(the_head_gate_shapes),
         cmocka_unit_test(random_shapes),
         cmocka_unit_test(the_measured_plans),
+        cmocka_unit_test(a_evict_first_where_a_fills_l2),
         cmocka_unit_test(sm80_copies_with_cp_async),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -39,6 +39,7 @@ typedef struct nf_slots {
     const int64_t *sym_sizes; /* by symbol id */
     bool aligned16;           /* every buffer starts at a multiple of 16 bytes */
     int multiprocessors;      /* of the GPU the code is for (0: unknown) */
+    int64_t l2_bytes;         /* its L2 cache (0: unknown) */
     /* In-place writes (docs/ROPE.md; all NULL/0 when the call has none): by
      * slot, whether an output slot already holds its value, so nothing is
      * stored there; the kernels that store over memory they read (no

@@ -378,9 +378,10 @@ nf_status nf_nvptx_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan 
     char note[256]; /* the tiling, for readers of the PTX */
     snprintf(note, sizeof note,
              "// nf_k%d: gemm %lldx%lldx%lld, blocks %lld x %lld x %lld (split-K), warps %d x %d of %d rows each, "
-             "%d-column stages x %d, %lld bytes of shared memory\n",
+             "%d-column stages x %d, %lld bytes of shared memory%s\n",
              index, (long long)g.p.M, (long long)g.p.N, (long long)g.p.K, (long long)g.p.mblocks, (long long)g.p.nblocks,
-             (long long)g.p.splits, g.p.wm, g.p.wk, nf_gemm_warp_rows(&g.p), g.p.bk, g.p.stages, (long long)g.p.smem_bytes);
+             (long long)g.p.splits, g.p.wm, g.p.wk, nf_gemm_warp_rows(&g.p), g.p.bk, g.p.stages, (long long)g.p.smem_bytes,
+             g.p.a_evict_first ? ", A evict-first in L2" : "");
     LLVMAppendModuleInlineAsm(m, note, strlen(note));
     LLVMValueRef fn = nf_gpu_kernel_function_maps(t, m, index, s, g.p.tma ? 2 : 0, err);
     if (!fn)

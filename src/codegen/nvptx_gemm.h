@@ -30,6 +30,7 @@ typedef struct nf_gemm_plan {
     int64_t kstages;      /* ceil(K / bk): stages over the whole K */
     bool split_b;         /* f32 weights split into three bf16 terms */
     bool tma;             /* sm_90: A and W tiles copied by TMA (whole boxes), completion on mbarriers */
+    bool a_evict_first;   /* TMA: A is larger than L2, its tiles are marked evict-first there */
     int64_t a_bytes;      /* bytes of one stage's A tile */
     int64_t stage_bytes;  /* A + B of one stage */
     int64_t conv_bytes;   /* split_b: the three bf16 terms of one stage's B */
@@ -38,7 +39,7 @@ typedef struct nf_gemm_plan {
 
 /* The plan for this signature on a GPU with `sms` multiprocessors of
  * compute capability `sm` (80, 90, ...). The environment variable
- * NSAFUSE_GEMM_PLAN="warps=8,wm=W,rt=R,splits=S,stages=N,tma=B" (any subset)
+ * NSAFUSE_GEMM_PLAN="warps=8,wm=W,rt=R,splits=S,stages=N,tma=B,evict_first=B" (any subset)
  * overrides the choice, for tuning; kernel.c adds it to the disk cache key. */
 nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms, int sm);
 

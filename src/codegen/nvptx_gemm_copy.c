@@ -169,14 +169,23 @@ static void load_stage_tma(gen *g, LLVMValueRef stage, LLVMValueRef buf)
         {g->a_map, g->m_block0, rows, 0, NF_GEMM_TMA_COLS},
         {g->b_map, g->n0, p->bn_rows, p->a_bytes, p->split_b ? NF_GEMM_TMA_COLS / 2 : NF_GEMM_TMA_COLS},
     };
+    LLVMValueRef a_policy = p->a_evict_first
+                                ? ptx(g, g->i64, "createpolicy.fractional.L2::evict_first.b64 $0, 1.0;", "=l", NULL, 0)
+                                : NULL;
     for (int o = 0; o < 2; o++)
         for (int64_t j = 0; j < p->bk / ops[o].box_cols; j++) { /* 128-byte box rows */
             LLVMValueRef to = shared_at(g, dst, c64(g, ops[o].at + j * ops[o].rows * 128));
             LLVMValueRef col = LLVMBuildAdd(g->b, col0, c32(g, j * ops[o].box_cols), "");
-            ptx(g, void_t,
-                "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [$0], [$1, {$2, $3}], [$4];",
-                "r,l,r,r,r,~{memory}",
-                (LLVMValueRef[]){shared32(g, to), ops[o].map, col, LLVMBuildTrunc(g->b, ops[o].row0, g->i32, ""), bar}, 5);
+            LLVMValueRef args[6] = {shared32(g, to), ops[o].map, col, LLVMBuildTrunc(g->b, ops[o].row0, g->i32, ""), bar, a_policy};
+            if (o == 0 && a_policy)
+                ptx(g, void_t,
+                    "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.L2::cache_hint "
+                    "[$0], [$1, {$2, $3}], [$4], $5;",
+                    "r,l,r,r,r,l,~{memory}", args, 6);
+            else
+                ptx(g, void_t,
+                    "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [$0], [$1, {$2, $3}], [$4];",
+                    "r,l,r,r,r,~{memory}", args, 5);
         }
     if_end(g, join);
 }

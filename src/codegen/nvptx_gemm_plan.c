@@ -124,6 +124,8 @@ static void parse_override(nf_gemm_plan *p, const char *text)
             p->stages = v;
         else if (sscanf(text, "tma=%d%n", &v, &used) == 1 && (v == 0 || v == 1))
             p->tma = v && p->tma; /* only where the target has it */
+        else if (sscanf(text, "evict_first=%d%n", &v, &used) == 1 && (v == 0 || v == 1))
+            p->a_evict_first = v && p->tma;
         const char *comma = strchr(text, ',');
         text = comma ? comma + 1 : NULL;
     }
@@ -156,7 +158,15 @@ nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms
 {
     nf_gemm_plan base = {0};
     base.tma = sm >= 90;
+    /* An A that (nearly) fills L2 streams from DRAM whatever happens, and
+     * thrashes it: marked evict-first, it stops pushing W out. H100 (50 MB
+     * of L2), bf16 head gate, us without -> with the mark: A = 29 MB (T =
+     * 2048) 12.8 -> 17.8, consecutive calls had found A in L2; 37 MB (2600)
+     * 36.0 -> 28.4; 43 MB 39.6 -> 30.7; 50 MB 43.4 -> 33.9; 58 MB 30.0 ->
+     * 26.8; 117 MB 48.2 -> 45.1; 235 MB 85.5 -> 83.0. Hence: over 2/3 of L2. */
     nf_gemm_sizes(k, s, &base.M, &base.N, &base.K);
+    int64_t l2 = s->l2_bytes > 0 ? s->l2_bytes : 50 * 1024 * 1024;
+    base.a_evict_first = base.tma && 3 * base.M * base.K * 2 > 2 * l2;
     base.split_b = nf_gemm_splits_b(k);
     base.nblocks = ceil_div(base.N, NF_GEMM_BN);
     base.bn_rows = base.N >= NF_GEMM_BN ? NF_GEMM_BN : (int)ceil_div(base.N, 16) * 16;

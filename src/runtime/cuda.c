@@ -35,7 +35,7 @@ static void *libcuda;
 static CUdevice device;
 static CUcontext primary_context;
 static char device_name_text[256];
-static int cc_major, cc_minor, sm_count;
+static int cc_major, cc_minor, sm_count, l2_bytes;
 
 /* ---- errors -------------------------------------------------------------- */
 
@@ -167,7 +167,8 @@ static nf_status choose_device(nf_error *err)
         (r = cu.cuDeviceGetAttribute(&cc_minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
                                      device)) != CUDA_SUCCESS ||
         (r = cu.cuDeviceGetAttribute(&sm_count, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT,
-                                     device)) != CUDA_SUCCESS)
+                                     device)) != CUDA_SUCCESS ||
+        (r = cu.cuDeviceGetAttribute(&l2_bytes, CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE, device)) != CUDA_SUCCESS)
         return startup_error(err, "cuDeviceGetAttribute", r);
     return NF_OK;
 }
@@ -340,6 +341,7 @@ static nf_status cuda_arch_name(char *buf, size_t n, nf_error *err)
 }
 
 static int cuda_multiprocessor_count(void) { return cuda_init(NULL) == NF_OK ? sm_count : 0; }
+static int64_t cuda_l2_cache_bytes(void) { return cuda_init(NULL) == NF_OK ? l2_bytes : 0; }
 
 /* ---- modules and launches ------------------------------------------------ */
 
@@ -570,6 +572,7 @@ const nf_device_ops nf_cuda_device_ops = {
     .compute_capability = cuda_compute_capability,
     .arch_name = cuda_arch_name,
     .multiprocessor_count = cuda_multiprocessor_count,
+    .l2_cache_bytes = cuda_l2_cache_bytes,
     .load_module = cuda_load_module,
     .unload_module = cuda_unload_module,
     .link_ptx_to_cubin = cuda_link_ptx_to_cubin,

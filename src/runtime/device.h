@@ -32,11 +32,13 @@ typedef struct nf_device_ops {
     nf_status (*synchronize)(nf_error *err); /* the whole device */
 
     /* What the device is. arch_name is the target name the codegen uses:
-     * "sm_90", "gfx942". multiprocessor_count is 0 when unavailable. */
+     * "sm_90", "gfx942". multiprocessor_count is 0 when unavailable, and
+     * so is l2_cache_bytes (which may be NULL). */
     nf_status (*device_name)(char *buf, size_t n, nf_error *err);
     nf_status (*compute_capability)(int *major, int *minor, nf_error *err);
     nf_status (*arch_name)(char *buf, size_t n, nf_error *err);
     int (*multiprocessor_count)(void);
+    int64_t (*l2_cache_bytes)(void);
 
     /* ---- the rest is NULL for the host (host code runs through ORC) ---- */
 

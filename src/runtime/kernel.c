@@ -397,6 +397,7 @@ static nf_status compile_signature(nf_kernel *k, const int64_t *key, size_t key_
     } else if (!st) {
         const nf_device_ops *dev = nf_device_get(k->target->kind == NF_TARGET_NVPTX ? NF_DEVICE_CUDA : NF_DEVICE_HIP);
         c->slots.multiprocessors = dev->multiprocessor_count ? dev->multiprocessor_count() : 0;
+        c->slots.l2_bytes = dev->l2_cache_bytes ? dev->l2_cache_bytes() : 0;
         char *text = signature_text(key, key_words);
         char *cache_key = text ? disk_cache_key(k, text) : NULL;
         free(text);
