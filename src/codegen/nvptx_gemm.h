@@ -30,7 +30,7 @@ typedef struct nf_gemm_plan {
     int64_t kstages;      /* ceil(K / bk): stages over the whole K */
     bool split_b;         /* f32 weights split into three bf16 terms */
     bool tma;             /* sm_90: A and W tiles copied by TMA (whole boxes), completion on mbarriers */
-    bool a_evict_first;   /* TMA: A is larger than L2, its tiles are marked evict-first there */
+    bool a_evict_first;   /* TMA: A would fill 2/3 of L2, its tiles are marked evict-first there */
     int64_t a_bytes;      /* bytes of one stage's A tile */
     int64_t stage_bytes;  /* A + B of one stage */
     int64_t conv_bytes;   /* split_b: the three bf16 terms of one stage's B */

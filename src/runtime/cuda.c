@@ -461,16 +461,17 @@ static nf_status cuda_launch(void *fn, const unsigned grid[3], const unsigned bl
 {
     if (!fn || !grid || !block)
         return nf_set_error(err, NF_ERR_ARG, 0, 0, "launch: null argument");
-    if (!programmatic)
-        CALL(err, cuLaunchKernel, fn, grid[0], grid[1], grid[2], block[0], block[1], block[2],
-             shared_bytes, stream, params, NULL);
-    /* The grid may start while the previous one in the stream finishes
-     * (programmatic dependent launch, sm_90): its code waits for that grid
-     * (griddepcontrol.wait) before it touches memory. */
-    CUlaunchAttribute attr = {.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION,
-                              .value.programmatic_stream_serialization_allowed = 1};
-    CUlaunchConfig config = {grid[0], grid[1], grid[2], block[0], block[1], block[2], shared_bytes, stream, &attr, 1};
-    CALL(err, cuLaunchKernelEx, &config, fn, params, NULL);
+    if (programmatic) {
+        /* The grid may start while the previous one in the stream finishes
+         * (programmatic dependent launch, sm_90): its code waits for that
+         * grid (griddepcontrol.wait) before it touches memory. */
+        CUlaunchAttribute attr = {.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION,
+                                  .value.programmatic_stream_serialization_allowed = 1};
+        CUlaunchConfig config = {grid[0], grid[1], grid[2], block[0], block[1], block[2], shared_bytes, stream, &attr, 1};
+        CALL(err, cuLaunchKernelEx, &config, fn, params, NULL);
+    }
+    CALL(err, cuLaunchKernel, fn, grid[0], grid[1], grid[2], block[0], block[1], block[2], shared_bytes, stream,
+         params, NULL);
 }
 
 /* ---- streams, events, graphs --------------------------------------------- */
