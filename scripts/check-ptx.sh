@@ -42,5 +42,12 @@ for plan in "warps=16,wm=4,splits=2" "warps=16,wm=4,splits=2,tma=0" "rt=2,wm=4,s
         NSAFUSE_GEMM_PLAN=$plan assemble "$graph plan $plan" examples/nsa/logits_head_gate.nf --graph "$graph" --dim T=1000
     done
 done
+# small grids (16-row tiles, 16 or 32 columns, any split count), TMA and cp.async
+for entry in "32:" "100:" "32:tma=0" "128:splits=7,tma=0" "8:gemv=0"; do
+    for graph in logits_head_gate logits_head_gate_f32out logits_head_gate_f32w; do
+        NSAFUSE_GEMM_PLAN=${entry#*:} assemble "$graph T=${entry%%:*} plan ${entry#*:}" examples/nsa/logits_head_gate.nf \
+            --graph "$graph" --dim T="${entry%%:*}"
+    done
+done
 echo "check-ptx: $count PTX modules assembled for sm_80 and sm_90, $([ $failed = 0 ] && echo 'no errors, no spills' || echo FAILED)"
 exit $failed

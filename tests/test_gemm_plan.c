@@ -30,12 +30,12 @@ static const char *const forms[] = {
 };
 
 typedef struct plan_line {
-    long long m, n, k, mblocks, nblocks, splits;
+    long long m, n, k, mblocks, nblocks, splits, tile_rows;
+    int tile_cols;
     int wm, wk, rows, bk, stages;
     long long smem;
 } plan_line;
 
-static bool power_of_two(long long v) { return v > 0 && (v & (v - 1)) == 0; }
 static long long ceil_div(long long a, long long b) { return (a + b - 1) / b; }
 
 /* The PTX of form f at M x N x K for target (malloc'd). */
@@ -63,11 +63,11 @@ static plan_line read_plan(const char *ptx)
     assert_non_null(at);
     plan_line p;
     int got = sscanf(at,
-                     "// nf_k0: gemm %lldx%lldx%lld, blocks %lld x %lld x %lld (split-K), warps %d x %d of %d rows each, "
-                     "%d-column stages x %d, %lld bytes of shared memory",
-                     &p.m, &p.n, &p.k, &p.mblocks, &p.nblocks, &p.splits, &p.wm, &p.wk, &p.rows, &p.bk, &p.stages,
-                     &p.smem);
-    if (got != 12)
+                     "// nf_k0: gemm %lldx%lldx%lld, blocks %lld x %lld x %lld (split-K) of %lld x %d, warps %d x %d of %d "
+                     "rows each, %d-column stages x %d, %lld bytes of shared memory",
+                     &p.m, &p.n, &p.k, &p.mblocks, &p.nblocks, &p.splits, &p.tile_rows, &p.tile_cols, &p.wm, &p.wk,
+                     &p.rows, &p.bk, &p.stages, &p.smem);
+    if (got != 14)
         fail_msg("unreadable plan line: %.200s", at);
     return p;
 }
@@ -81,11 +81,14 @@ static void check_shape(int f, int64_t m, int64_t n, int64_t k)
     snprintf(what, sizeof what, "form %d, %lld x %lld x %lld", f, p.m, p.n, p.k);
     assert_true(p.m == m && p.n == n && p.k == k);
     long long block_rows = (long long)p.wm * p.rows;
-    if (p.mblocks != ceil_div(m, block_rows) || p.nblocks != ceil_div(n, 64))
-        fail_msg("%s: grid %lld x %lld does not cover the result in blocks of %lld x 64", what, p.mblocks, p.nblocks,
-                 block_rows);
-    if (!power_of_two(p.splits) || p.splits > ceil_div(k, p.bk))
-        fail_msg("%s: %lld splits (powers of two within %lld stages only)", what, p.splits, ceil_div(k, p.bk));
+    if (p.tile_rows != block_rows || p.tile_cols % 16 || p.tile_cols > 64 ||
+        (p.tile_cols < 64 && p.tile_cols < n && p.tile_cols != 16 && p.tile_cols != 32))
+        fail_msg("%s: %lld x %d tiles of %d warp rows", what, p.tile_rows, p.tile_cols, p.wm);
+    if (p.mblocks != ceil_div(m, block_rows) || p.nblocks != ceil_div(n, p.tile_cols))
+        fail_msg("%s: grid %lld x %lld does not cover the result in blocks of %lld x %d", what, p.mblocks, p.nblocks,
+                 block_rows, p.tile_cols);
+    if (p.splits < 1 || p.splits > ceil_div(k, p.bk))
+        fail_msg("%s: %lld splits of %lld stages", what, p.splits, ceil_div(k, p.bk));
     int warps = p.wm * p.wk;
     if ((warps != 8 && warps != 16) || p.wk > 8 || (p.rows != 16 && p.rows != 32))
         fail_msg("%s: warp grid %d x %d of %d rows", what, p.wm, p.wk, p.rows);
@@ -116,19 +119,22 @@ static void check_shape(int f, int64_t m, int64_t n, int64_t k)
 static void the_measured_plans(void **state)
 {
     (void)state;
-    static const struct { int form; int64_t t; long long rows, splits; int warps; } best[] = {
-        {0, 32, 16, 16, 8},   {0, 128, 16, 16, 8},  {0, 512, 32, 16, 8}, {0, 2048, 64, 8, 8},
-        {0, 8192, 32, 1, 8},  {0, 16384, 128, 1, 8},
-        {2, 32, 16, 32, 8}, /* fp32 weights: 124 KB of shared memory, one block per SM */
-        {2, 2048, 128, 8, 8}, {2, 8192, 256, 4, 8}, {2, 16384, 256, 2, 8}, /* fp32 weights: two row tiles a warp */
+    static const struct { int form; int64_t t; long long rows; int cols; long long splits; int warps; } best[] = {
+        /* up to 8 row tiles: 16 x 16 tiles (16 x 32 past 4), K split into even shares of 2-4 stages */
+        {0, 16, 16, 16, 28, 8},   {0, 32, 16, 16, 14, 8},  {0, 64, 16, 16, 14, 8}, {0, 128, 16, 32, 14, 8},
+        {0, 512, 32, 64, 16, 8},  {0, 2048, 64, 64, 8, 8}, {0, 8192, 32, 64, 1, 8}, {0, 16384, 128, 64, 1, 8},
+        {2, 32, 16, 16, 14, 8},   {2, 128, 16, 32, 14, 8},
+        {2, 2048, 128, 64, 8, 8}, {2, 8192, 256, 64, 4, 8}, {2, 16384, 256, 64, 2, 8}, /* fp32 weights: two row tiles a warp */
     };
     for (size_t i = 0; i < sizeof best / sizeof best[0]; i++) {
         char *ptx = NULL;
         ptx_for(best[i].form, "sm_90", best[i].t, 64, 7168, &ptx);
         plan_line p = read_plan(ptx);
-        if ((long long)p.wm * p.rows != best[i].rows || p.splits != best[i].splits || p.wm * p.wk != best[i].warps)
-            fail_msg("T = %lld: %lld-row blocks x %lld splits of %d warps; measured best: %lld x %lld of %d", p.m,
-                     (long long)p.wm * p.rows, p.splits, p.wm * p.wk, best[i].rows, best[i].splits, best[i].warps);
+        if (p.tile_rows != best[i].rows || p.tile_cols != best[i].cols || p.splits != best[i].splits ||
+            p.wm * p.wk != best[i].warps)
+            fail_msg("T = %lld: %lld x %d tiles x %lld splits of %d warps; measured best: %lld x %d x %lld of %d", p.m,
+                     p.tile_rows, p.tile_cols, p.splits, p.wm * p.wk, best[i].rows, best[i].cols, best[i].splits,
+                     best[i].warps);
         free(ptx);
     }
 }

@@ -93,14 +93,13 @@ static void set_zero(gen *g, frag *f)
                 f->acc[r][j][i] = LLVMConstReal(g->f32, 0.0);
 }
 
-/* Stages [first, last) of K: NS - 1 in flight before the first compute;
+/* Stages first .. first + count - 1 of K: NS - 1 in flight before the first compute;
  * at step it, wait for stage it, then refill the buffer that step it - 1
  * read (every warp is past it: the barrier) with stage it + NS - 1. */
-static void pipeline(gen *g, frag *f, LLVMValueRef first, LLVMValueRef last)
+static void pipeline(gen *g, frag *f, LLVMValueRef first, LLVMValueRef count)
 {
     const nf_gemm_plan *p = &g->p;
     int ns = p->stages;
-    LLVMValueRef count = LLVMBuildSub(g->b, last, first, "");
     if (p->tma)
         nf_gemm_init_barriers(g);
     for (int s = 0; s < ns - 1; s++) {
@@ -242,17 +241,20 @@ static unsigned gpu_scope(gen *g) { return LLVMGetSyncScopeID(g->c, "device", 6)
  * loads read them from L2, never from a stale line of this SM's L1. The
  * code is straight-line, every load of a batch issued before the first add
  * waits, so the tail costs a few L2 round trips, not one per element. */
-static void sum_splits(gen *g, int64_t tile, LLVMValueRef tile_id, int64_t width, LLVMValueRef scratch)
+static void sum_splits(gen *g, int64_t tile, LLVMValueRef tile_id, LLVMValueRef scratch)
 {
     const nf_gemm_plan *p = &g->p;
     enum { MAX_BATCH = 64 }; /* partials in registers at once */
-    int64_t threads = nf_gemm_threads(p), iters = tile / threads; /* tile is a multiple of threads */
+    int64_t threads = nf_gemm_threads(p), iters = (tile + threads - 1) / threads;
+    bool ragged = tile % threads != 0; /* a 16 x 16 tile over 512 threads */
     int64_t batch = MAX_BATCH / p->splits > 0 ? MAX_BATCH / p->splits : 1;
     for (int64_t i0 = 0; i0 < iters; i0 += batch) {
         int64_t n = iters - i0 < batch ? iters - i0 : batch;
         LLVMValueRef sums[MAX_BATCH];
         for (int64_t i = 0; i < n; i++) {
             LLVMValueRef e = add(g, g->tid, c64(g, (i0 + i) * threads));
+            if (ragged) /* past the tile: read element 0 again, store nothing */
+                e = LLVMBuildSelect(g->b, lt(g, e, c64(g, tile)), e, c64(g, 0), "");
             sums[i] = NULL;
             for (int64_t sp = 0; sp < p->splits; sp++) {
                 LLVMValueRef at = add(g, mul(g, add(g, c64(g, sp * p->mblocks * p->nblocks), tile_id), c64(g, tile)), e);
@@ -265,8 +267,9 @@ static void sum_splits(gen *g, int64_t tile, LLVMValueRef tile_id, int64_t width
         }
         for (int64_t i = 0; i < n; i++) {
             LLVMValueRef e = add(g, g->tid, c64(g, (i0 + i) * threads));
-            LLVMValueRef r = LLVMBuildUDiv(g->b, e, c64(g, BN), ""), col = LLVMBuildURem(g->b, e, c64(g, BN), "");
-            LLVMBasicBlockRef join = if_begin(g, lt(g, col, c64(g, width)));
+            LLVMValueRef r = LLVMBuildUDiv(g->b, e, c64(g, p->bn_rows), "");
+            LLVMValueRef col = LLVMBuildURem(g->b, e, c64(g, p->bn_rows), "");
+            LLVMBasicBlockRef join = if_begin(g, lt(g, e, c64(g, tile)));
             epilogue_at(g, add(g, g->m_block0, r), add(g, g->n0, col), sums[i]);
             if_end(g, join);
         }
@@ -280,38 +283,36 @@ static void emit_reduce(gen *g, frag *f, LLVMValueRef mblock, LLVMValueRef nbloc
                         LLVMValueRef scratch)
 {
     const nf_gemm_plan *p = &g->p;
-    /* warp partials: sm[warp][row 0..wr)[n 0..BN) in the stages' memory */
-    int64_t wr = nf_gemm_warp_rows(p);
+    /* warp partials: sm[warp][row 0..wr)[n 0..bn) in the stages' memory */
+    int64_t wr = nf_gemm_warp_rows(p), bn = p->bn_rows;
     LLVMValueRef sm = g->smem;
-    LLVMValueRef wbase = mul(g, LLVMBuildZExt(g->b, g->warp, g->i64, ""), c64(g, wr * BN));
+    LLVMValueRef wbase = mul(g, LLVMBuildZExt(g->b, g->warp, g->i64, ""), c64(g, wr * bn));
     FOR_ACC(g, r, j, i) {
         LLVMValueRef row, col;
         fragment_coords(g, r, j, i, &row, &col);
-        LLVMBuildStore(g->b, f->acc[r][j][i], f32_at(g, sm, add(g, wbase, add(g, mul(g, row, c64(g, BN)), col))));
+        LLVMBuildStore(g->b, f->acc[r][j][i], f32_at(g, sm, add(g, wbase, add(g, mul(g, row, c64(g, bn)), col))));
     }
     barrier(g);
 
-    int64_t tile = nf_gemm_block_rows(p) * BN, width = 8 * g->ntiles;
+    int64_t tile = nf_gemm_block_rows(p) * bn;
     LLVMValueRef tile_id = add(g, mul(g, mblock, c64(g, p->nblocks)), nblock);
-    /* workspace: [split][tile][block rows * BN] floats, then one counter per tile */
+    /* workspace: [split][tile][block rows * bn] floats, then one counter per tile */
     LLVMValueRef ws_tile = mul(g, add(g, mul(g, split, c64(g, p->mblocks * p->nblocks)), tile_id), c64(g, tile));
     simple_loop l = loop_open(g, tile);
     {
-        LLVMValueRef r = LLVMBuildUDiv(g->b, l.e, c64(g, BN), ""), n = LLVMBuildURem(g->b, l.e, c64(g, BN), "");
+        LLVMValueRef r = LLVMBuildUDiv(g->b, l.e, c64(g, bn), ""), n = LLVMBuildURem(g->b, l.e, c64(g, bn), "");
         LLVMValueRef rw = LLVMBuildUDiv(g->b, r, c64(g, wr), ""), rr = LLVMBuildURem(g->b, r, c64(g, wr), "");
         LLVMValueRef sum = NULL;
         for (int w = 0; w < p->wk; w++) { /* fixed order: deterministic */
             LLVMValueRef warp = add(g, rw, c64(g, (int64_t)w * p->wm));
-            LLVMValueRef at = add(g, mul(g, warp, c64(g, wr * BN)), add(g, mul(g, rr, c64(g, BN)), n));
+            LLVMValueRef at = add(g, mul(g, warp, c64(g, wr * bn)), add(g, mul(g, rr, c64(g, bn)), n));
             LLVMValueRef v = LLVMBuildLoad2(g->b, g->f32, f32_at(g, sm, at), "");
             sum = sum ? LLVMBuildFAdd(g->b, sum, v, "") : v;
         }
-        LLVMBasicBlockRef join = if_begin(g, lt(g, n, c64(g, width)));
         if (p->splits == 1)
             epilogue_at(g, add(g, g->m_block0, r), add(g, g->n0, n), sum);
         else
             LLVMBuildStore(g->b, sum, f32_at(g, scratch, add(g, ws_tile, l.e)));
-        if_end(g, join);
     }
     loop_close(g, &l);
     if (p->splits == 1)
@@ -343,7 +344,7 @@ static void emit_reduce(gen *g, frag *f, LLVMValueRef mblock, LLVMValueRef nbloc
     barrier(g);
     LLVMValueRef last = LLVMBuildLoad2(g->b, g->i32, flag, "");
     LLVMBasicBlockRef join1 = if_begin(g, LLVMBuildICmp(g->b, LLVMIntNE, last, c32(g, 0), ""));
-    sum_splits(g, tile, tile_id, width, scratch);
+    sum_splits(g, tile, tile_id, scratch);
     LLVMBasicBlockRef join2 = if_begin(g, LLVMBuildICmp(g->b, LLVMIntEQ, g->tid, c64(g, 0), ""));
     LLVMValueRef reset = LLVMBuildStore(g->b, c32(g, 0), counter); /* ready for the next launch */
     LLVMSetVolatile(reset, 1);
@@ -377,10 +378,10 @@ nf_status nf_nvptx_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan 
     g.ntiles = g.p.bn_rows / 8;
     char note[256]; /* the tiling, for readers of the PTX */
     snprintf(note, sizeof note,
-             "// nf_k%d: gemm %lldx%lldx%lld, blocks %lld x %lld x %lld (split-K), warps %d x %d of %d rows each, "
+             "// nf_k%d: gemm %lldx%lldx%lld, blocks %lld x %lld x %lld (split-K) of %lld x %d, warps %d x %d of %d rows each, "
              "%d-column stages x %d, %lld bytes of shared memory%s\n",
              index, (long long)g.p.M, (long long)g.p.N, (long long)g.p.K, (long long)g.p.mblocks, (long long)g.p.nblocks,
-             (long long)g.p.splits, g.p.wm, g.p.wk, nf_gemm_warp_rows(&g.p), g.p.bk, g.p.stages, (long long)g.p.smem_bytes,
+             (long long)g.p.splits, (long long)nf_gemm_block_rows(&g.p), g.p.bn_rows, g.p.wm, g.p.wk, nf_gemm_warp_rows(&g.p), g.p.bk, g.p.stages, (long long)g.p.smem_bytes,
              g.p.a_evict_first ? ", A evict-first in L2" : "");
     LLVMAppendModuleInlineAsm(m, note, strlen(note));
     LLVMValueRef fn = nf_gpu_kernel_function_maps(t, m, index, s, g.p.tma ? 2 : 0, err);
@@ -427,13 +428,20 @@ nf_status nf_nvptx_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan 
     LLVMValueRef nblock = LLVMBuildZExt(g.b, sreg(&g, "llvm.nvvm.read.ptx.sreg.ctaid.y"), g.i64, "");
     LLVMValueRef split = LLVMBuildZExt(g.b, sreg(&g, "llvm.nvvm.read.ptx.sreg.ctaid.z"), g.i64, "");
     g.m_block0 = mul(&g, mblock, c64(&g, nf_gemm_block_rows(&g.p)));
-    g.n0 = mul(&g, nblock, c64(&g, BN));
-    /* this block's stages: an even share of K's */
-    LLVMValueRef first = LLVMBuildSDiv(g.b, mul(&g, split, c64(&g, g.p.kstages)), c64(&g, g.p.splits), "");
-    LLVMValueRef last = LLVMBuildSDiv(g.b, mul(&g, add(&g, split, c64(&g, 1)), c64(&g, g.p.kstages)), c64(&g, g.p.splits), "");
+    g.n0 = mul(&g, nblock, c64(&g, g.p.bn_rows));
+    /* This block's stages, an even share of K's: the first kstages % splits
+     * blocks take one more. No division and no difference of two products:
+     * from (z + 1) k / s - z k / s, with s not a power of two, ptxas (CUDA
+     * 12, sm_90) fused the 64-bit subtraction into a wide multiply-add that
+     * drops the borrow when z k / s is 0, so the block at z = 0 saw a
+     * negative count and added nothing (docs/GEMM.md). */
+    int64_t share = g.p.kstages / g.p.splits, extra = g.p.kstages % g.p.splits;
+    LLVMValueRef longer = LLVMBuildICmp(g.b, LLVMIntULT, split, c64(&g, extra), "");
+    LLVMValueRef first = add(&g, mul(&g, split, c64(&g, share)), LLVMBuildSelect(g.b, longer, split, c64(&g, extra), ""));
+    LLVMValueRef count = add(&g, c64(&g, share), LLVMBuildZExt(g.b, longer, g.i64, ""));
     frag f;
     set_zero(&g, &f);
-    pipeline(&g, &f, first, last);
+    pipeline(&g, &f, first, count);
     if (nf_gemm_direct(&g.p))
         emit_direct(&g, &f);
     else

@@ -8,7 +8,7 @@
 
 enum {
     NF_GEMM_MAX_WARPS = 16, /* a block is 8 or 16 warps */
-    NF_GEMM_BN = 64,        /* columns of a block tile */
+    NF_GEMM_BN = 64,        /* columns of a block tile, at most */
     NF_GEMM_TMA_COLS = 64,  /* K columns of a TMA box: 128 bytes, the 128-byte swizzle's row */
 };
 
@@ -25,7 +25,7 @@ typedef struct nf_gemm_plan {
     int rt;         /* m16 row tiles per warp: 1, or 2 to reuse each W fragment twice */
     int bk;         /* K columns per stage: 64, or 128 when wk = 8 (every warp a k16 step) */
     int stages;     /* stages in flight */
-    int bn_rows;    /* weight rows per stage: N rounded up to 16, at most 64 */
+    int bn_rows;    /* weight rows per stage, the block tile's columns: 16, 32, or N rounded up to 16 up to 64 */
     int64_t mblocks, nblocks, splits;
     int64_t kstages;      /* ceil(K / bk): stages over the whole K */
     bool split_b;         /* f32 weights split into three bf16 terms */
@@ -39,7 +39,7 @@ typedef struct nf_gemm_plan {
 
 /* The plan for this signature on a GPU with `sms` multiprocessors of
  * compute capability `sm` (80, 90, ...). The environment variable
- * NSAFUSE_GEMM_PLAN="warps=8,wm=W,rt=R,splits=S,stages=N,tma=B,evict_first=B" (any subset)
+ * NSAFUSE_GEMM_PLAN="warps=8,wm=W,rt=R,splits=S,bn=C,stages=N,tma=B,evict_first=B" (any subset)
  * overrides the choice, for tuning; kernel.c adds it to the disk cache key. */
 nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms, int sm);
 

@@ -7,7 +7,6 @@
 #include "codegen/nvptx_gemm.h"
 
 enum { ADDR_GLOBAL = 1, ADDR_SHARED = 3 };
-#define BN NF_GEMM_BN
 
 typedef struct gen {
     LLVMContextRef c;

@@ -41,6 +41,7 @@ static void derive(nf_gemm_plan *p)
     p->wk = p->warps / p->wm;
     p->bk = p->wk == 8 ? 128 : 64;
     p->mblocks = ceil_div(p->M, nf_gemm_block_rows(p));
+    p->nblocks = ceil_div(p->N, p->bn_rows);
     p->kstages = ceil_div(p->K, p->bk);
     if (p->splits > p->kstages)
         p->splits = p->kstages;
@@ -60,7 +61,7 @@ static void derive(nf_gemm_plan *p)
             p->stages = 2;
     }
     p->smem_bytes = p->stages * p->stage_bytes + p->conv_bytes + (p->tma ? 1024 : 0); /* TMA: room to align */
-    int64_t partials = (int64_t)p->warps * nf_gemm_warp_rows(p) * NF_GEMM_BN * 4; /* the in-block reduction reuses the stages */
+    int64_t partials = (int64_t)p->warps * nf_gemm_warp_rows(p) * p->bn_rows * 4; /* the in-block reduction reuses the stages */
     if (!nf_gemm_direct(p) && p->smem_bytes < partials + (p->tma ? 1024 : 0))
         p->smem_bytes = partials + (p->tma ? 1024 : 0);
 }
@@ -100,7 +101,7 @@ static double cost_us(const nf_gemm_plan *p, int sms)
     t = t > t_sm ? t : t_sm;
     if (p->splits > 1) { /* partials out, the counter (its increments queue at one
                             * address), then the last block's rounds of reads */
-        int64_t rounds = ceil_div(p->splits * nf_gemm_block_rows(p) * NF_GEMM_BN, (int64_t)nf_gemm_threads(p) * 64);
+        int64_t rounds = ceil_div(p->splits * nf_gemm_block_rows(p) * p->bn_rows, (int64_t)nf_gemm_threads(p) * 64);
         t += 1.0 + 0.5 * (double)rounds + 0.04 * (double)p->splits;
     }
     if (p->split_b) /* every block splits its weights: ~8 ops each over 128 lanes */
@@ -116,8 +117,10 @@ static void parse_override(nf_gemm_plan *p, const char *text)
             p->wm = v;
         else if (sscanf(text, "warps=%d%n", &v, &used) == 1 && (v == 8 || v == 16))
             p->warps = v;
-        else if (sscanf(text, "splits=%d%n", &v, &used) == 1 && v >= 1 && (v & (v - 1)) == 0)
+        else if (sscanf(text, "splits=%d%n", &v, &used) == 1 && v >= 1)
             p->splits = v;
+        else if (sscanf(text, "bn=%d%n", &v, &used) == 1 && (v == 16 || v == 32 || v == 64))
+            p->bn_rows = v;
         else if (sscanf(text, "rt=%d%n", &v, &used) == 1 && (v == 1 || v == 2))
             p->rt = v;
         else if (sscanf(text, "stages=%d%n", &v, &used) == 1 && v >= 2 && v <= 8)
@@ -143,7 +146,10 @@ static nf_gemm_plan override_plan(nf_gemm_plan base, nf_gemm_plan chosen)
     p.wm = chosen.wm;
     p.rt = chosen.rt;
     p.splits = chosen.splits;
+    p.bn_rows = chosen.bn_rows;
     parse_override(&p, o);
+    if (p.bn_rows > base.bn_rows)
+        p.bn_rows = base.bn_rows;
     if (p.warps == 16) /* 512 threads leave 128 registers: one row tile */
         p.rt = 1;
     if (p.wm > p.warps)
@@ -152,6 +158,53 @@ static nf_gemm_plan override_plan(nf_gemm_plan base, nf_gemm_plan chosen)
         p.wm = p.warps / 8;
     derive(&p);
     return p;
+}
+
+/* A result of at most eight 16-row tiles (T <= 128 tokens) is small: the
+ * time goes to each block's stream of stages, one after the other, and to
+ * the split-K tail. Tiles of 16 rows by 16 columns (32 past four row
+ * tiles) keep W's share of a stage small, and K is split, into any number
+ * of parts, where a fit to the H100 says (us, 128-column stages of 16 + 16
+ * rows, head gate, T = 16..64): 0.42 per stage of the longest share, 0.05
+ * per split (the tail reads them all), 0.34 more when two blocks share an
+ * SM, 0.25 more when the shares are uneven (T = 16, 33, 96: 19 splits of
+ * 56 stages lost 0.07-0.13 against 14 or 28). Measured (us, bf16; before:
+ * 16 x 64 tiles x 16 splits): T = 16 3.18 (4.71), 32 3.38 (4.75), 64 3.80
+ * (4.76), 128 4.67 with 16 x 32 tiles (4.95); fp32 weights T = 32 4.56
+ * (6.81), 128 7.42 (8.52). The GEMV stays as fast at T <= 8 (3.25 against
+ * 3.30). */
+static bool small_grid(nf_gemm_plan base, int sms, nf_gemm_plan *out)
+{
+    enum { ROWS = 16, MAX_TILES = 8 };
+    int64_t row_tiles = ceil_div(base.M, ROWS);
+    if (row_tiles > MAX_TILES)
+        return false;
+    nf_gemm_plan p = base;
+    p.warps = 8;
+    p.wm = 1;
+    p.rt = 1;
+    int cols = row_tiles <= 4 ? 16 : 32;
+    if (p.bn_rows > cols)
+        p.bn_rows = cols;
+    p.splits = 1;
+    derive(&p);
+    int64_t tiles = p.mblocks * p.nblocks, splits = 1;
+    double best = 0;
+    for (int64_t s = 1; s <= p.kstages && tiles * s <= 2 * (int64_t)sms; s++) {
+        double cost = 0.42 * (double)ceil_div(p.kstages, s) + 0.05 * (double)s + (tiles * s > sms ? 0.34 : 0) +
+                      (p.kstages % s ? 0.25 : 0);
+        if (s == 1 || cost < best) {
+            best = cost;
+            splits = s;
+        }
+    }
+    p.splits = splits;
+    p.stages = 0; /* again, for this K range */
+    derive(&p);
+    if (p.smem_bytes > smem_budget(&p) && tiles * splits > sms)
+        return false;
+    *out = p;
+    return true;
 }
 
 nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms, int sm)
@@ -168,14 +221,13 @@ nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms
     int64_t l2 = s->l2_bytes > 0 ? s->l2_bytes : 50 * 1024 * 1024;
     base.a_evict_first = base.tma && 3 * base.M * base.K * 2 > 2 * l2;
     base.split_b = nf_gemm_splits_b(k);
-    base.nblocks = ceil_div(base.N, NF_GEMM_BN);
     base.bn_rows = base.N >= NF_GEMM_BN ? NF_GEMM_BN : (int)ceil_div(base.N, 16) * 16;
+    nf_gemm_plan small;
+    if (small_grid(base, sms, &small))
+        return override_plan(base, small);
     nf_gemm_plan best = {0};
     double best_cost = 0;
-    /* Splits are powers of two: on the H100 a split count of 3, 5, 6, 7, 12,
-     * 13 or 14 lost the partial of the block at grid z = 0 (deterministically;
-     * not a cache effect, gone when the split order is reversed). Not
-     * understood yet: docs/GEMM.md. */
+    /* The search tries powers of two (any count works: test_fused). */
     for (int wm = 8; wm >= 1; wm /= 2)
         for (int64_t splits = 1; splits <= 64; splits *= 2) {
             nf_gemm_plan p = base;
@@ -184,7 +236,7 @@ nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms
             p.rt = 1;
             p.splits = splits;
             derive(&p);
-            if (p.splits != splits || splits * nf_gemm_block_rows(&p) * NF_GEMM_BN * 4 > REDUCE_BYTES)
+            if (p.splits != splits || splits * nf_gemm_block_rows(&p) * p.bn_rows * 4 > REDUCE_BYTES)
                 break;
             /* Split K only to fill the GPU: splitting a grid that already
              * covers a quarter of the SMs or more lost on the H100 (T = 8192:
@@ -222,9 +274,10 @@ nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms
         p.splits = 1;
         derive(&p);
         int64_t splits = 1, tiles = p.mblocks * p.nblocks;
-        while (tiles * splits * 2 <= sms && splits * 2 * nf_gemm_block_rows(&p) * NF_GEMM_BN * 4 <= REDUCE_BYTES)
+        while (tiles * splits * 2 <= sms && splits * 2 * nf_gemm_block_rows(&p) * p.bn_rows * 4 <= REDUCE_BYTES)
             splits *= 2;
         p.splits = splits;
+        p.stages = 0; /* again, for this K range */
         derive(&p);
         if (p.splits == splits && tiles * splits <= sms && 2 * tiles * splits >= sms && p.smem_bytes <= smem_budget(&p))
             return override_plan(base, p);
@@ -259,7 +312,7 @@ void nf_nvptx_gemm_launch(const nf_target *t, const nf_fused_kernel *k, const nf
     l->block[1] = l->block[2] = 1;
     l->shared_bytes = (unsigned)p.smem_bytes;
     if (p.splits > 1) {
-        int64_t tile = nf_gemm_block_rows(&p) * NF_GEMM_BN;
+        int64_t tile = nf_gemm_block_rows(&p) * p.bn_rows;
         l->scratch_bytes = (size_t)(p.splits * p.mblocks * p.nblocks * tile) * 4 + (size_t)(p.mblocks * p.nblocks) * 4;
     }
     if (p.tma) {

@@ -38,6 +38,9 @@ bool nf_nvptx_gemv_applies(const nf_fused_kernel *k, const nf_slots *s)
 {
     if (k->kind != NF_KERNEL_GEMM || !s->aligned16 || k->gemm->op != NF_OP_LINEAR)
         return false;
+    const char *plan = getenv("NSAFUSE_GEMM_PLAN"); /* tuning: gemv=0 sends it to the tensor cores */
+    if (plan && strstr(plan, "gemv=0"))
+        return false;
     const nf_value *x = x_source(k), *w = k->b.source;
     if (!x || w != k->gemm->args[1])
         return false;

@@ -136,7 +136,9 @@ nf_status nf_gpu_compile(const nf_target *t, const nf_plan *p, const nf_slots *s
         nf_gpu_launch_shape(t, &p->kernels[i], s, &code->launch[i]);
         if (!dependent_launch_wanted())
             code->launch[i].programmatic = false;
-        if (!st && code->launch[i].shared_bytes > 48 * 1024) /* above 48 KiB a kernel must opt in */
+        /* above 48 KiB, static and dynamic together, a kernel must opt in:
+         * opting in always spares counting the static part */
+        if (!st && code->launch[i].shared_bytes > 0)
             st = dev->set_max_dynamic_shared(code->fns[i], code->launch[i].shared_bytes, err);
         size_t bytes = code->launch[i].scratch_bytes;
         if (!st && bytes) {
