@@ -207,6 +207,35 @@ static bool small_grid(nf_gemm_plan base, int sms, nf_gemm_plan *out)
     return true;
 }
 
+/* 16-bit weights, between a quarter and half of the SMs in 64-row tiles
+ * (T = 2049..4224 on the H100): the cost model took 128-row tiles x 8
+ * splits there, and measured slower than 64-row tiles split until the grid
+ * covers the SMs 1.5 times (us, bf16, head gate: T = 2600 22.8 against
+ * 27.9, 3000 23.8 / 30.8, 3500 26.5 / 34.3, 4096 25.9 / 26.9). */
+static bool mid_grid(nf_gemm_plan base, int sms, nf_gemm_plan *out)
+{
+    if (base.split_b)
+        return false;
+    nf_gemm_plan p = base;
+    p.warps = 8;
+    p.wm = 4;
+    p.rt = 1;
+    p.splits = 1;
+    derive(&p);
+    int64_t tiles = p.mblocks * p.nblocks, splits = 1;
+    if (4 * tiles <= sms || 2 * tiles > sms)
+        return false;
+    while (2 * tiles * splits * 2 <= 3 * (int64_t)sms && splits * 2 <= p.kstages)
+        splits *= 2;
+    p.splits = splits;
+    p.stages = 0; /* again, for this K range */
+    derive(&p);
+    if (p.smem_bytes > smem_budget(&p))
+        return false;
+    *out = p;
+    return true;
+}
+
 nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms, int sm)
 {
     nf_gemm_plan base = {0};
@@ -225,6 +254,9 @@ nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms
     nf_gemm_plan small;
     if (small_grid(base, sms, &small))
         return override_plan(base, small);
+    nf_gemm_plan mid;
+    if (mid_grid(base, sms, &mid))
+        return override_plan(base, mid);
     nf_gemm_plan best = {0};
     double best_cost = 0;
     /* The search tries powers of two (any count works: test_fused). */
