@@ -27,7 +27,7 @@ assemble() {
 }
 for file in examples/nsa/*.nf; do
     for graph in $(sed -n 's/^graph \([A-Za-z0-9_]*\).*/\1/p' "$file"); do
-        for sm in sm_80 sm_90; do
+        for sm in sm_80 sm_90 sm_90a; do
             for t in 1 1024; do
                 assemble "$graph $sm T=$t fused" "$file" --graph "$graph" --dim T=$t
                 assemble "$graph $sm T=$t unfused" "$file" --graph "$graph" --dim T=$t --unfused
@@ -42,6 +42,15 @@ for plan in "warps=16,wm=4,splits=2" "warps=16,wm=4,splits=2,tma=0" "rt=2,wm=4,s
         NSAFUSE_GEMM_PLAN=$plan assemble "$graph plan $plan" examples/nsa/logits_head_gate.nf --graph "$graph" --dim T=1000
     done
 done
+# wgmma on sm_90a: 128-row tiles (any form), the fp32-weight tiles, tails, odd splits
+sm=sm_90a
+for entry in "16384:" "2048:" "300:wgmma=1,wm=8" "700:wgmma=1,wm=8,rt=2,splits=3"; do
+    for graph in logits_head_gate logits_head_gate_f32out logits_head_gate_f32w; do
+        NSAFUSE_GEMM_PLAN=${entry#*:} assemble "$graph T=${entry%%:*} plan ${entry#*:}" examples/nsa/logits_head_gate.nf \
+            --graph "$graph" --dim T="${entry%%:*}"
+    done
+done
+sm=sm_90
 # small grids (16-row tiles, 16 or 32 columns, any split count), TMA and cp.async
 for entry in "32:" "100:" "32:tma=0" "128:splits=7,tma=0" "8:gemv=0"; do
     for graph in logits_head_gate logits_head_gate_f32out logits_head_gate_f32w; do
@@ -49,5 +58,5 @@ for entry in "32:" "100:" "32:tma=0" "128:splits=7,tma=0" "8:gemv=0"; do
             --graph "$graph" --dim T="${entry%%:*}"
     done
 done
-echo "check-ptx: $count PTX modules assembled for sm_80 and sm_90, $([ $failed = 0 ] && echo 'no errors, no spills' || echo FAILED)"
+echo "check-ptx: $count PTX modules assembled for sm_80, sm_90 and sm_90a, $([ $failed = 0 ] && echo 'no errors, no spills' || echo FAILED)"
 exit $failed

@@ -328,36 +328,52 @@ static void random_gemm_graphs_agree(void **state)
     }
 }
 
-/* Split counts that are not powers of two (the block at z = 0 lost its
- * share of K to a ptxas miscompile before nvptx_gemm.c stopped subtracting
- * two quotients): the head gate's f32-output form at K = 7168 through
- * NSAFUSE_GEMM_PLAN, 16-row tiles (T = 32) and 32-row ones (T = 300). */
-static void odd_split_counts_agree(void **state)
+/* The head gate's f32-output form at K = 7168 (f32_weights: x cast from
+ * bf16 times f32 weights, the exact split), for plans through
+ * NSAFUSE_GEMM_PLAN. */
+static nf_graph *gate_graph(bool f32_weights)
+{
+    nf_graph *g = nf_graph_new("gate");
+    nf_dim xd[] = {{0, "T"}, {7168, NULL}}, wd[] = {{64, NULL}, {7168, NULL}}, qd[] = {{0, "T"}, {64, NULL}, {1, NULL}};
+    nf_value *x = nf_param(g, "x", NF_BF16, 2, xd), *w = nf_param(g, "w", f32_weights ? NF_F32 : NF_BF16, 2, wd);
+    nf_value *q = nf_param(g, "q", NF_F32, 3, qd);
+    nf_value *y = f32_weights ? nf_linear(g, nf_cast(g, x, NF_F32), w, NF_DTYPE_NONE) : nf_linear(g, x, w, NF_F32);
+    y = nf_binary(g, NF_OP_MUL, nf_unsqueeze(g, y, -1), q);
+    nf_graph_return(g, 1, &y);
+    assert_null(nf_graph_error(g));
+    return g;
+}
+
+/* Plans the planner may not pick for the head gate, checked on the GPU:
+ * split counts that are not powers of two (the block at z = 0 lost its share
+ * of K to a ptxas miscompile before nvptx_gemm.c stopped subtracting two
+ * quotients), 16-row tiles (T = 32) and 32-row ones (T = 300); wgmma
+ * (sm_90a) with row tails, one and two 64-row tiles per warpgroup, split. */
+static void gemm_plans_agree(void **state)
 {
     (void)state;
     if (!gpu_target) {
-        printf("SKIP odd split counts: no GPU (the host path has no splits)\n");
+        printf("SKIP GEMM plans: no GPU (the host path has no plans)\n");
         return;
     }
-    nf_graph *g = nf_graph_new("gate");
-    nf_dim xd[] = {{0, "T"}, {7168, NULL}}, wd[] = {{64, NULL}, {7168, NULL}}, qd[] = {{0, "T"}, {64, NULL}, {1, NULL}};
-    nf_value *x = nf_param(g, "x", NF_BF16, 2, xd), *w = nf_param(g, "w", NF_BF16, 2, wd);
-    nf_value *q = nf_param(g, "q", NF_F32, 3, qd);
-    nf_value *y = nf_binary(g, NF_OP_MUL, nf_unsqueeze(g, nf_linear(g, x, w, NF_F32), -1), q);
-    nf_graph_return(g, 1, &y);
-    assert_null(nf_graph_error(g));
-    static const struct { int64_t t; const char *plan; } cases[] = {
-        {32, "splits=3"}, {32, "splits=7"}, {32, "splits=12"}, {32, "splits=28"}, {300, "splits=6"}, {300, "splits=7"},
+    nf_graph *gates[2] = {gate_graph(false), gate_graph(true)};
+    static const struct { int f32w; int64_t t; const char *plan; } cases[] = {
+        {0, 32, "splits=3"},  {0, 32, "splits=7"},  {0, 32, "splits=12"},
+        {0, 32, "splits=28"}, {0, 300, "splits=6"}, {1, 300, "splits=7"},
+        {0, 300, "wgmma=1,wm=8"}, {1, 300, "wgmma=1,wm=8"}, {0, 700, "wgmma=1,wm=8,rt=2,splits=3"},
+        {1, 700, "wgmma=1,wm=8,rt=2,splits=3"}, {1, 129, "wgmma=1,wm=8,rt=1,splits=5"},
     };
     uint64_t seed = test_seed((uint64_t)time(NULL));
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char what[64];
-        snprintf(what, sizeof what, "T = %lld, %s", (long long)cases[i].t, cases[i].plan);
+        char what[96];
+        snprintf(what, sizeof what, "T = %lld, %s%s", (long long)cases[i].t, cases[i].plan,
+                 cases[i].f32w ? ", fp32 weights" : "");
         setenv("NSAFUSE_GEMM_PLAN", cases[i].plan, 1);
-        check_graph(g, &cases[i].t, seed + i, false, what);
+        check_graph(gates[cases[i].f32w], &cases[i].t, seed + i, false, what);
     }
     unsetenv("NSAFUSE_GEMM_PLAN");
-    nf_graph_free(g);
+    nf_graph_free(gates[0]);
+    nf_graph_free(gates[1]);
 }
 
 int main(void)
@@ -366,7 +382,7 @@ int main(void)
         cmocka_unit_test(examples_fuse_to_one_kernel_and_agree),
         cmocka_unit_test(random_graphs_agree),
         cmocka_unit_test(random_gemm_graphs_agree),
-        cmocka_unit_test(odd_split_counts_agree),
+        cmocka_unit_test(gemm_plans_agree),
     };
     return cmocka_run_group_tests(tests, find_gpu, NULL);
 }

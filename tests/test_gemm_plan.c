@@ -158,6 +158,33 @@ static void a_evict_first_where_a_fills_l2(void **state)
     }
 }
 
+/* sm_90a (an exact CC 9.0 device): 128-row tiles and the fp32-weight
+ * tiles run on wgmma, two warpgroups over the rows; sm_90 code never does. */
+static void wgmma_only_for_sm90a(void **state)
+{
+    (void)state;
+    static const struct { int form; int64_t t; long long rows, splits; bool wgmma; } cases[] = {
+        {0, 16384, 128, 1, true}, {0, 32, 16, 14, false}, {0, 8192, 32, 1, false},
+        {2, 2048, 128, 8, true},  {2, 8192, 256, 4, true}, {2, 16384, 256, 2, true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (int arch = 0; arch < 2; arch++) {
+            char *ptx = NULL;
+            ptx_for(cases[i].form, arch ? "sm_90a" : "sm_90", cases[i].t, 64, 7168, &ptx);
+            plan_line p = read_plan(ptx);
+            bool noted = strstr(ptx, ", wgmma\n") != NULL, issued = strstr(ptx, "wgmma.mma_async") != NULL;
+            bool want = arch && cases[i].wgmma;
+            if (noted != want || issued != want)
+                fail_msg("T = %lld form %d on %s: wgmma %s (plan line %s), want %s", (long long)cases[i].t,
+                         cases[i].form, arch ? "sm_90a" : "sm_90", issued ? "issued" : "absent", noted ? "says so" : "silent",
+                         want ? "it" : "none");
+            if (arch && (p.tile_rows != cases[i].rows || p.splits != cases[i].splits))
+                fail_msg("T = %lld form %d on sm_90a: %lld rows x %lld splits, measured best %lld x %lld",
+                         (long long)cases[i].t, cases[i].form, p.tile_rows, p.splits, cases[i].rows, cases[i].splits);
+            free(ptx);
+        }
+}
+
 /* sm_80 has no TMA: the same GEMM copies with cp.async there. */
 static void sm80_copies_with_cp_async(void **state)
 {
@@ -207,6 +234,7 @@ int main(void)
         cmocka_unit_test(the_measured_plans),
         cmocka_unit_test(a_evict_first_where_a_fills_l2),
         cmocka_unit_test(sm80_copies_with_cp_async),
+        cmocka_unit_test(wgmma_only_for_sm90a),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

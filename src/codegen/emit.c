@@ -34,6 +34,7 @@ static const target_row targets[] = {
     {"host", NULL, NULL, NULL},
     {"sm_80", "nvptx64-nvidia-cuda", "sm_80", "+ptx80"},
     {"sm_90", "nvptx64-nvidia-cuda", "sm_90", "+ptx80"},
+    {"sm_90a", "nvptx64-nvidia-cuda", "sm_90a", "+ptx80"},
     {"gfx90a", "amdgcn-amd-amdhsa", "gfx90a", ""},
     {"gfx942", "amdgcn-amd-amdhsa", "gfx942", ""},
     {"gfx950", "amdgcn-amd-amdhsa", "gfx950", ""},

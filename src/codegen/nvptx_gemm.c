@@ -137,6 +137,8 @@ static void pipeline(gen *g, frag *f, LLVMValueRef first, LLVMValueRef count)
     if (p->split_b) {
         LLVMValueRef conv = shared_at(g, g->smem, c64(g, ns * p->stage_bytes));
         nf_gemm_convert_stage(g, b_tile, conv);
+        if (p->wgmma) /* written by the threads, read by the async proxy */
+            nf_emit_asm(g->b, LLVMVoidTypeInContext(g->c), "fence.proxy.async.shared::cta;", "~{memory}", NULL, 0);
         barrier(g);
         b_tile = conv;
     }
@@ -147,7 +149,10 @@ static void pipeline(gen *g, frag *f, LLVMValueRef first, LLVMValueRef count)
     frag group = *f;
     if (g->flush)
         set_zero(g, &group);
-    compute_stage(g, &group, a_tile, b_tile);
+    if (p->wgmma)
+        nf_gemm_compute_stage_wgmma(g, &group, a_tile, b_tile, g->flush);
+    else
+        compute_stage(g, &group, a_tile, b_tile);
     FOR_ACC(g, r, j, i)
         f->acc[r][j][i] = g->flush ? LLVMBuildFAdd(g->b, f->acc[r][j][i], group.acc[r][j][i], "") : group.acc[r][j][i];
     LLVMValueRef it_next = add(g, it, c64(g, 1));
@@ -176,24 +181,36 @@ static void epilogue_at(gen *g, LLVMValueRef m, LLVMValueRef n, LLVMValueRef acc
     if_end(g, join);
 }
 
-/* Accumulator element i of n8 tile j of row tile r: row 16 r + grp (+8 for
- * i >= 2) of the warp's rows, column 2 tig + (i & 1). */
+/* The block row where this warp's row tile r starts. mma.sync: warp (wmi,
+ * wki) owns rows 16 rt wmi .. 16 rt (wmi + 1); wgmma: warpgroup q owns 64 rt
+ * rows, warp w of it rows 16 w .. 16 w + 15 of each 64-row tile. */
+static LLVMValueRef warp_row0(gen *g, int r)
+{
+    const nf_gemm_plan *p = &g->p;
+    if (!p->wgmma)
+        return add(g, mul(g, g->wmi, c64(g, nf_gemm_warp_rows(p))), c64(g, 16 * r));
+    LLVMValueRef warp = LLVMBuildZExt(g->b, g->warp, g->i64, "");
+    LLVMValueRef group = LLVMBuildUDiv(g->b, warp, c64(g, 4), ""), in_group = LLVMBuildURem(g->b, warp, c64(g, 4), "");
+    return add(g, mul(g, group, c64(g, 64 * (int64_t)p->rt)), add(g, c64(g, 64 * r), mul(g, in_group, c64(g, 16))));
+}
+
+/* Accumulator element i of n8 tile j of row tile r: block row grp (+8 for
+ * i >= 2) of the tile, column 2 tig + (i & 1) + 8 j. */
 static void fragment_coords(gen *g, int r, int j, int i, LLVMValueRef *row, LLVMValueRef *col)
 {
     LLVMValueRef grp = LLVMBuildZExt(g->b, LLVMBuildLShr(g->b, g->lane, c32(g, 2), ""), g->i64, "");
     LLVMValueRef tig2 = LLVMBuildZExt(g->b, LLVMBuildShl(g->b, LLVMBuildAnd(g->b, g->lane, c32(g, 3), ""), c32(g, 1), ""),
                                       g->i64, "");
-    *row = add(g, grp, c64(g, 16 * r + (i >= 2 ? 8 : 0)));
+    *row = add(g, warp_row0(g, r), add(g, grp, c64(g, i >= 2 ? 8 : 0)));
     *col = add(g, tig2, c64(g, 8 * j + (i & 1)));
 }
 
 static void emit_direct(gen *g, frag *f)
 {
-    LLVMValueRef m0 = add(g, g->m_block0, mul(g, g->wmi, c64(g, nf_gemm_warp_rows(&g->p))));
     FOR_ACC(g, r, j, i) {
         LLVMValueRef row, col;
         fragment_coords(g, r, j, i, &row, &col);
-        epilogue_at(g, add(g, m0, row), add(g, g->n0, col), f->acc[r][j][i]);
+        epilogue_at(g, add(g, g->m_block0, row), add(g, g->n0, col), f->acc[r][j][i]);
     }
 }
 
@@ -283,30 +300,27 @@ static void emit_reduce(gen *g, frag *f, LLVMValueRef mblock, LLVMValueRef nbloc
                         LLVMValueRef scratch)
 {
     const nf_gemm_plan *p = &g->p;
-    /* warp partials: sm[warp][row 0..wr)[n 0..bn) in the stages' memory */
-    int64_t wr = nf_gemm_warp_rows(p), bn = p->bn_rows;
+    /* the wk partials of the block's tile, sm[k group][block row][n 0..bn),
+     * in the stages' memory */
+    int64_t bn = p->bn_rows, tile = nf_gemm_block_rows(p) * bn;
     LLVMValueRef sm = g->smem;
-    LLVMValueRef wbase = mul(g, LLVMBuildZExt(g->b, g->warp, g->i64, ""), c64(g, wr * bn));
+    LLVMValueRef kbase = mul(g, g->wki, c64(g, tile));
     FOR_ACC(g, r, j, i) {
         LLVMValueRef row, col;
         fragment_coords(g, r, j, i, &row, &col);
-        LLVMBuildStore(g->b, f->acc[r][j][i], f32_at(g, sm, add(g, wbase, add(g, mul(g, row, c64(g, bn)), col))));
+        LLVMBuildStore(g->b, f->acc[r][j][i], f32_at(g, sm, add(g, kbase, add(g, mul(g, row, c64(g, bn)), col))));
     }
     barrier(g);
 
-    int64_t tile = nf_gemm_block_rows(p) * bn;
     LLVMValueRef tile_id = add(g, mul(g, mblock, c64(g, p->nblocks)), nblock);
     /* workspace: [split][tile][block rows * bn] floats, then one counter per tile */
     LLVMValueRef ws_tile = mul(g, add(g, mul(g, split, c64(g, p->mblocks * p->nblocks)), tile_id), c64(g, tile));
     simple_loop l = loop_open(g, tile);
     {
         LLVMValueRef r = LLVMBuildUDiv(g->b, l.e, c64(g, bn), ""), n = LLVMBuildURem(g->b, l.e, c64(g, bn), "");
-        LLVMValueRef rw = LLVMBuildUDiv(g->b, r, c64(g, wr), ""), rr = LLVMBuildURem(g->b, r, c64(g, wr), "");
         LLVMValueRef sum = NULL;
         for (int w = 0; w < p->wk; w++) { /* fixed order: deterministic */
-            LLVMValueRef warp = add(g, rw, c64(g, (int64_t)w * p->wm));
-            LLVMValueRef at = add(g, mul(g, warp, c64(g, wr * bn)), add(g, mul(g, rr, c64(g, bn)), n));
-            LLVMValueRef v = LLVMBuildLoad2(g->b, g->f32, f32_at(g, sm, at), "");
+            LLVMValueRef v = LLVMBuildLoad2(g->b, g->f32, f32_at(g, sm, add(g, c64(g, w * tile), l.e)), "");
             sum = sum ? LLVMBuildFAdd(g->b, sum, v, "") : v;
         }
         if (p->splits == 1)
@@ -374,15 +388,15 @@ nf_status nf_nvptx_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan 
     g.i32 = LLVMInt32TypeInContext(g.c);
     g.i64 = LLVMInt64TypeInContext(g.c);
     g.f32 = LLVMFloatTypeInContext(g.c);
-    g.p = nf_gemm_choose(k, s, sms, nf_nvptx_sm(t));
+    g.p = nf_gemm_choose(k, s, sms, t);
     g.ntiles = g.p.bn_rows / 8;
     char note[256]; /* the tiling, for readers of the PTX */
     snprintf(note, sizeof note,
              "// nf_k%d: gemm %lldx%lldx%lld, blocks %lld x %lld x %lld (split-K) of %lld x %d, warps %d x %d of %d rows each, "
-             "%d-column stages x %d, %lld bytes of shared memory%s\n",
+             "%d-column stages x %d, %lld bytes of shared memory%s%s\n",
              index, (long long)g.p.M, (long long)g.p.N, (long long)g.p.K, (long long)g.p.mblocks, (long long)g.p.nblocks,
              (long long)g.p.splits, (long long)nf_gemm_block_rows(&g.p), g.p.bn_rows, g.p.wm, g.p.wk, nf_gemm_warp_rows(&g.p), g.p.bk, g.p.stages, (long long)g.p.smem_bytes,
-             g.p.a_evict_first ? ", A evict-first in L2" : "");
+             g.p.a_evict_first ? ", A evict-first in L2" : "", g.p.wgmma ? ", wgmma" : "");
     LLVMAppendModuleInlineAsm(m, note, strlen(note));
     LLVMValueRef fn = nf_gpu_kernel_function_maps(t, m, index, s, g.p.tma ? 2 : 0, err);
     if (!fn)
@@ -392,7 +406,7 @@ nf_status nf_nvptx_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan 
     /* 256 threads, two blocks per SM: ptxas keeps registers at 128 or fewer;
      * but two row tiles with the flush's second accumulator set need more,
      * and a block of 512 threads is alone on its SM anyway */
-    bool one_block = (g.p.rt == 2 && g.flush) || g.p.warps == 16;
+    bool one_block = (g.p.rt == 2 && g.flush) || g.p.warps == 16 || (g.p.wgmma && g.p.split_b);
     char threads[8];
     snprintf(threads, sizeof threads, "%d", nf_gemm_threads(&g.p));
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,

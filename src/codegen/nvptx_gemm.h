@@ -31,20 +31,25 @@ typedef struct nf_gemm_plan {
     bool split_b;         /* f32 weights split into three bf16 terms */
     bool tma;             /* sm_90: A and W tiles copied by TMA (whole boxes), completion on mbarriers */
     bool a_evict_first;   /* TMA: A would fill 2/3 of L2, its tiles are marked evict-first there */
+    bool arch_specific;   /* the target is sm_90a (an exact CC 9.0 device): wgmma is available */
+    bool wgmma;           /* warpgroup MMA from shared memory (8 warps, wm = 8) instead of mma.sync */
     int64_t a_bytes;      /* bytes of one stage's A tile */
     int64_t stage_bytes;  /* A + B of one stage */
     int64_t conv_bytes;   /* split_b: the three bf16 terms of one stage's B */
     int64_t smem_bytes;   /* dynamic shared memory of a block */
 } nf_gemm_plan;
 
-/* The plan for this signature on a GPU with `sms` multiprocessors of
- * compute capability `sm` (80, 90, ...). The environment variable
- * NSAFUSE_GEMM_PLAN="warps=8,wm=W,rt=R,splits=S,bn=C,stages=N,tma=B,evict_first=B" (any subset)
+/* The plan for this signature on a GPU with `sms` multiprocessors for
+ * target t (sm_80, sm_90, sm_90a). The environment variable
+ * NSAFUSE_GEMM_PLAN="warps=8,wm=W,rt=R,splits=S,bn=C,stages=N,tma=B,evict_first=B,wgmma=B" (any subset)
  * overrides the choice, for tuning; kernel.c adds it to the disk cache key. */
-nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms, int sm);
+nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms, const nf_target *t);
 
-/* The compute capability of an NVIDIA target: 80 for sm_80, 90 for sm_90. */
+/* The compute capability of an NVIDIA target: 80 for sm_80, 90 for sm_90 and sm_90a. */
 int nf_nvptx_sm(const nf_target *t);
+/* Whether the target has its architecture's own instructions (sm_90a): code
+ * for it loads only on that exact architecture. */
+bool nf_nvptx_arch_specific(const nf_target *t);
 
 /* Rows of A a warp, and a block, computes. */
 static inline int nf_gemm_warp_rows(const nf_gemm_plan *p) { return 16 * p->rt; }

@@ -35,6 +35,11 @@ typedef struct frag {
         for (int j = 0; j < (g)->ntiles; j++)   \
             for (int i = 0; i < 4; i++)
 
+/* for each accumulator register of one row tile */
+#define FOR_ACC_TILE(g, j, i)                   \
+    for (int j = 0; j < (g)->ntiles; j++)       \
+        for (int i = 0; i < 4; i++)
+
 static inline LLVMValueRef c32(gen *g, int64_t x) { return LLVMConstInt(g->i32, (unsigned long long)x, 1); }
 static inline LLVMValueRef c64(gen *g, int64_t x) { return LLVMConstInt(g->i64, (unsigned long long)x, 1); }
 static inline LLVMValueRef add(gen *g, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildAdd(g->b, a, b, ""); }
@@ -74,5 +79,12 @@ void nf_gemm_wait_stage(gen *g, LLVMValueRef it, int pending);
 void nf_gemm_init_barriers(gen *g);
 /* fp32 weights: the stage's f32 tile at src as three bf16 term tiles at conv. */
 void nf_gemm_convert_stage(gen *g, LLVMValueRef src, LLVMValueRef conv);
+
+/* ---- computing a stage on sm_90's warpgroup MMA (nvptx_gemm_wgmma.c) ---- */
+
+/* acc (+)= the stage's A tile times its W tile(s) at b_tile, for this warp's
+ * rows of the block; fresh: the stage's sum alone (the accumulators' values
+ * are ignored). */
+void nf_gemm_compute_stage_wgmma(gen *g, frag *f, LLVMValueRef a_tile, LLVMValueRef b_tile, bool fresh);
 
 #endif

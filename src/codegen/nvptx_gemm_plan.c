@@ -11,8 +11,10 @@ enum { MAX_STAGES = 6 };
 static int64_t smem_budget(const nf_gemm_plan *p)
 {
     /* 512 threads, or two row tiles with fp32 weights (the flush's second
-     * set of accumulators: nvptx_gemm.c asks for one block per SM) */
-    bool alone = p->warps == 16 || (p->rt == 2 && p->split_b);
+     * set of accumulators: nvptx_gemm.c asks for one block per SM), or
+     * fp32 weights on wgmma (T = 2048, 4096: 4 stages 22.1 / 34.5 us, the
+     * 2 of 100 KB 23.8 / 37.6) */
+    bool alone = p->warps == 16 || (p->split_b && (p->rt == 2 || p->wgmma));
     return alone ? 200 * 1024 : 100 * 1024;
 }
 /* The most the last block of a tile reads back from the workspace. */
@@ -129,6 +131,8 @@ static void parse_override(nf_gemm_plan *p, const char *text)
             p->tma = v && p->tma; /* only where the target has it */
         else if (sscanf(text, "evict_first=%d%n", &v, &used) == 1 && (v == 0 || v == 1))
             p->a_evict_first = v && p->tma;
+        else if (sscanf(text, "wgmma=%d%n", &v, &used) == 1 && (v == 0 || v == 1))
+            p->wgmma = v;
         const char *comma = strchr(text, ',');
         text = comma ? comma + 1 : NULL;
     }
@@ -147,6 +151,7 @@ static nf_gemm_plan override_plan(nf_gemm_plan base, nf_gemm_plan chosen)
     p.rt = chosen.rt;
     p.splits = chosen.splits;
     p.bn_rows = chosen.bn_rows;
+    p.wgmma = chosen.wgmma;
     parse_override(&p, o);
     if (p.bn_rows > base.bn_rows)
         p.bn_rows = base.bn_rows;
@@ -156,6 +161,8 @@ static nf_gemm_plan override_plan(nf_gemm_plan base, nf_gemm_plan chosen)
         p.wm = p.warps;
     if (p.warps / p.wm > 8)
         p.wm = p.warps / 8;
+    /* wgmma: two warpgroups over the rows, no K split inside the block */
+    p.wgmma = p.wgmma && p.arch_specific && p.tma && p.warps == 8 && p.wm == 8;
     derive(&p);
     return p;
 }
@@ -236,10 +243,11 @@ static bool mid_grid(nf_gemm_plan base, int sms, nf_gemm_plan *out)
     return true;
 }
 
-nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms, int sm)
+nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms, const nf_target *t)
 {
     nf_gemm_plan base = {0};
-    base.tma = sm >= 90;
+    base.tma = nf_nvptx_sm(t) >= 90;
+    base.arch_specific = nf_nvptx_arch_specific(t);
     /* An A that (nearly) fills L2 streams from DRAM whatever happens, and
      * thrashes it: marked evict-first, it stops pushing W out. H100 (50 MB
      * of L2), bf16 head gate, us without -> with the mark: A = 29 MB (T =
@@ -297,12 +305,16 @@ nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms
      * H100 (us, against the plans below): T = 2048 128 rows x 8 splits 26.9
      * (29.8), 4096 128 x 4 44.5 (46.6), 8192 256 x 4 69.4 (123.9), 16384
      * 256 x 2 125.6 (172.7); with 64-row tiles T = 512 won (13.8 against
-     * 14.3) but 300 and 1000 lost (15.7 / 15.0, 21.8 / 21.2). */
-    for (int wm = 8; base.split_b && wm >= 4; wm /= 2) {
+     * 14.3) but 300 and 1000 lost (15.7 / 15.0, 21.8 / 21.2).
+     * On sm_90a the same tiles run on wgmma, the two warpgroups 64 rt rows
+     * each: T = 2048 (128 rows, rt = 1) 23.2 us against 27.8 on mma.sync,
+     * 8192 57.1 / 69.3, 16384 108.4 / 127.4. */
+    for (int rows = 256; base.split_b && rows >= 128; rows /= 2) {
         nf_gemm_plan p = base;
         p.warps = 8;
-        p.wm = wm;
-        p.rt = 2;
+        p.wgmma = base.arch_specific;
+        p.wm = p.wgmma ? 8 : rows / 32;
+        p.rt = p.wgmma ? rows / 128 : 2;
         p.splits = 1;
         derive(&p);
         int64_t splits = 1, tiles = p.mblocks * p.nblocks;
@@ -319,6 +331,10 @@ nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms
      * warps (splitting K twice as finely) hide more latency: T = 512, 2048,
      * 8192 took 12.6, 25.0, 51.6 us instead of 12.9, 27.9, 53.3. Two row
      * tiles per warp (rt = 2) never won with 16-bit weights. */
+    /* 128-row tiles, one warp each per 16 rows: wgmma where the target has
+     * it (T = 16384, bf16: 81.3 us against 83.0; 4096 and 8192 tied) */
+    if (best.arch_specific && best.tma && best.warps == 8 && best.wm == 8)
+        best.wgmma = true;
     if (best.wm >= 2 && best.wk >= 2 && best.wk <= 4 && best.mblocks * best.nblocks * best.splits <= sms) {
         nf_gemm_plan p = best;
         p.warps = 16;
@@ -330,12 +346,16 @@ nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms
     return override_plan(base, best);
 }
 
-/* 80 for "sm_80", 90 for "sm_90" */
 int nf_nvptx_sm(const nf_target *t) { return t->cpu && strncmp(t->cpu, "sm_", 3) == 0 ? atoi(t->cpu + 3) : 0; }
+
+bool nf_nvptx_arch_specific(const nf_target *t)
+{
+    return nf_nvptx_sm(t) && t->cpu[strlen(t->cpu) - 1] == 'a';
+}
 
 void nf_nvptx_gemm_launch(const nf_target *t, const nf_fused_kernel *k, const nf_slots *s, int sms, nf_launch *l)
 {
-    nf_gemm_plan p = nf_gemm_choose(k, s, sms, nf_nvptx_sm(t));
+    nf_gemm_plan p = nf_gemm_choose(k, s, sms, t);
     memset(l, 0, sizeof *l);
     l->grid[0] = (unsigned)p.mblocks;
     l->grid[1] = (unsigned)p.nblocks;

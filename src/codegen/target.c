@@ -7,6 +7,7 @@ static const nf_target targets[] = {
     {"host", NF_TARGET_HOST, NULL, NULL, NULL, 1, 0},
     {"sm_80", NF_TARGET_NVPTX, "nvptx64-nvidia-cuda", "sm_80", "+ptx80", 32, 48 * 1024},
     {"sm_90", NF_TARGET_NVPTX, "nvptx64-nvidia-cuda", "sm_90", "+ptx80", 32, 48 * 1024},
+    {"sm_90a", NF_TARGET_NVPTX, "nvptx64-nvidia-cuda", "sm_90a", "+ptx80", 32, 48 * 1024},
     {"gfx90a", NF_TARGET_AMDGPU, "amdgcn-amd-amdhsa", "gfx90a", "", 64, 64 * 1024},
     {"gfx942", NF_TARGET_AMDGPU, "amdgcn-amd-amdhsa", "gfx942", "", 64, 64 * 1024},
     {"gfx950", NF_TARGET_AMDGPU, "amdgcn-amd-amdhsa", "gfx950", "", 64, 160 * 1024},
@@ -20,4 +21,4 @@ const nf_target *nf_target_find(const char *name)
     return NULL;
 }
 
-const char *nf_target_names(void) { return "host, cuda, sm_80, sm_90, gfx90a, gfx942, gfx950"; }
+const char *nf_target_names(void) { return "host, cuda, sm_80, sm_90, sm_90a, gfx90a, gfx942, gfx950"; }

@@ -99,7 +99,9 @@ nf_status nf_compile(const nf_graph *g, const nf_compile_options *o, nf_kernel *
             st = dev->arch_name(arch, sizeof arch, err);
         if (st)
             return st;
-        if (strncmp(arch, "sm_", 3) == 0 && !nf_target_find(arch))
+        if (strcmp(arch, "sm_90") == 0) /* exactly CC 9.0: its own instructions (wgmma) too */
+            snprintf(arch, sizeof arch, "sm_90a");
+        else if (strncmp(arch, "sm_", 3) == 0 && !nf_target_find(arch))
             snprintf(arch, sizeof arch, "%s", atoi(arch + 3) >= 90 ? "sm_90" : "sm_80");
         opt.target = arch;
     }
