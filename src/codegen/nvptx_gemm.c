@@ -93,14 +93,11 @@ static void set_zero(gen *g, frag *f)
                 f->acc[r][j][i] = LLVMConstReal(g->f32, 0.0);
 }
 
-/* Stages first .. first + count - 1 of K: NS - 1 in flight before the first compute;
- * at step it, wait for stage it, then refill the buffer that step it - 1
- * read (every warp is past it: the barrier) with stage it + NS - 1. */
-static void pipeline(gen *g, frag *f, LLVMValueRef first, LLVMValueRef count)
+/* NS - 1 stages in flight before the first compute. */
+static void prologue(gen *g, LLVMValueRef first, LLVMValueRef count)
 {
-    const nf_gemm_plan *p = &g->p;
-    int ns = p->stages;
-    if (p->tma)
+    int ns = g->p.stages;
+    if (g->p.tma)
         nf_gemm_init_barriers(g);
     for (int s = 0; s < ns - 1; s++) {
         LLVMBasicBlockRef join = if_begin(g, lt(g, c64(g, s), count));
@@ -108,37 +105,94 @@ static void pipeline(gen *g, frag *f, LLVMValueRef first, LLVMValueRef count)
         if_end(g, join);
         nf_gemm_commit(g);
     }
+}
+
+/* The stage loop's head: it from 0 while it < count, with phis for the
+ * fragments given (their values on entry); the builder is left in the body. */
+typedef struct stage_loop {
+    LLVMValueRef it;
+    LLVMBasicBlockRef head, done;
+    LLVMValueRef phis[2][2][8][4];
+    int n;
+} stage_loop;
+
+static stage_loop stage_loop_open(gen *g, LLVMValueRef count, frag **frags, int n)
+{
+    stage_loop l = {.n = n};
     LLVMBasicBlockRef pre = LLVMGetInsertBlock(g->b);
-    LLVMBasicBlockRef head = LLVMAppendBasicBlockInContext(g->c, g->fn, "stage");
+    l.head = LLVMAppendBasicBlockInContext(g->c, g->fn, "stage");
     LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(g->c, g->fn, "stage_body");
-    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(g->c, g->fn, "stages_done");
-    LLVMBuildBr(g->b, head);
-    LLVMPositionBuilderAtEnd(g->b, head);
-    LLVMValueRef it = LLVMBuildPhi(g->b, g->i64, "it");
+    l.done = LLVMAppendBasicBlockInContext(g->c, g->fn, "stages_done");
+    LLVMBuildBr(g->b, l.head);
+    LLVMPositionBuilderAtEnd(g->b, l.head);
+    l.it = LLVMBuildPhi(g->b, g->i64, "it");
     LLVMValueRef zero = c64(g, 0);
-    LLVMAddIncoming(it, &zero, &pre, 1);
-    LLVMValueRef phis[2][8][4];
-    FOR_ACC(g, r, j, i) {
-        phis[r][j][i] = LLVMBuildPhi(g->b, g->f32, "");
-        LLVMAddIncoming(phis[r][j][i], &f->acc[r][j][i], &pre, 1);
-        f->acc[r][j][i] = phis[r][j][i];
-    }
-    LLVMBuildCondBr(g->b, lt(g, it, count), body, done);
+    LLVMAddIncoming(l.it, &zero, &pre, 1);
+    for (int k = 0; k < n; k++)
+        FOR_ACC(g, r, j, i) {
+            l.phis[k][r][j][i] = LLVMBuildPhi(g->b, g->f32, "");
+            LLVMAddIncoming(l.phis[k][r][j][i], &frags[k]->acc[r][j][i], &pre, 1);
+            frags[k]->acc[r][j][i] = l.phis[k][r][j][i];
+        }
+    LLVMBuildCondBr(g->b, lt(g, l.it, count), body, l.done);
     LLVMPositionBuilderAtEnd(g->b, body);
-    nf_gemm_wait_stage(g, it, ns - 2);
-    barrier(g);
+    return l;
+}
+
+/* Closes the loop with the fragments' values at the end of the body; they
+ * are the phis again after it. */
+static void stage_loop_close(gen *g, stage_loop *l, frag **frags)
+{
+    LLVMValueRef it_next = add(g, l->it, c64(g, 1));
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(g->b);
+    LLVMAddIncoming(l->it, &it_next, &latch, 1);
+    for (int k = 0; k < l->n; k++)
+        FOR_ACC(g, r, j, i)
+            LLVMAddIncoming(l->phis[k][r][j][i], &frags[k]->acc[r][j][i], &latch, 1);
+    LLVMBuildBr(g->b, l->head);
+    LLVMPositionBuilderAtEnd(g->b, l->done);
+    for (int k = 0; k < l->n; k++)
+        FOR_ACC(g, r, j, i)
+            frags[k]->acc[r][j][i] = l->phis[k][r][j][i];
+}
+
+/* Refills the buffer that step it - 1 read with stage it + NS - 1 (every
+ * warp must be past step it - 1). */
+static void refill(gen *g, LLVMValueRef first, LLVMValueRef count, LLVMValueRef it)
+{
+    int ns = g->p.stages;
     LLVMValueRef next = add(g, it, c64(g, ns - 1));
     LLVMBasicBlockRef join = if_begin(g, lt(g, next, count));
     nf_gemm_load_stage(g, add(g, first, next), LLVMBuildURem(g->b, next, c64(g, ns), ""));
     if_end(g, join);
     nf_gemm_commit(g);
-    LLVMValueRef a_tile = shared_at(g, g->smem, mul(g, LLVMBuildURem(g->b, it, c64(g, ns), ""), c64(g, p->stage_bytes)));
+}
+
+/* fp32 weights: the stage's W tile split into three bf16 term tiles at conv. */
+static void split_weights(gen *g, LLVMValueRef b_tile, LLVMValueRef conv)
+{
+    nf_gemm_convert_stage(g, b_tile, conv);
+    if (g->p.wgmma) /* written by the threads, read by the async proxy */
+        nf_emit_asm(g->b, LLVMVoidTypeInContext(g->c), "fence.proxy.async.shared::cta;", "~{memory}", NULL, 0);
+}
+
+/* Stages first .. first + count - 1 of K on mma.sync: at step it, wait for
+ * stage it, refill the buffer that step it - 1 read (every warp is past it:
+ * the barrier) with stage it + NS - 1, and compute. */
+static void pipeline(gen *g, frag *f, LLVMValueRef first, LLVMValueRef count)
+{
+    const nf_gemm_plan *p = &g->p;
+    int ns = p->stages;
+    prologue(g, first, count);
+    stage_loop l = stage_loop_open(g, count, &f, 1);
+    nf_gemm_wait_stage(g, l.it, ns - 2);
+    barrier(g);
+    refill(g, first, count, l.it);
+    LLVMValueRef a_tile = shared_at(g, g->smem, mul(g, LLVMBuildURem(g->b, l.it, c64(g, ns), ""), c64(g, p->stage_bytes)));
     LLVMValueRef b_tile = shared_at(g, a_tile, c64(g, p->a_bytes));
     if (p->split_b) {
-        LLVMValueRef conv = shared_at(g, g->smem, c64(g, ns * p->stage_bytes));
-        nf_gemm_convert_stage(g, b_tile, conv);
-        if (p->wgmma) /* written by the threads, read by the async proxy */
-            nf_emit_asm(g->b, LLVMVoidTypeInContext(g->c), "fence.proxy.async.shared::cta;", "~{memory}", NULL, 0);
+        LLVMValueRef conv = shared_at(g, g->smem, c64(g, p->stages * p->stage_bytes));
+        split_weights(g, b_tile, conv);
         barrier(g);
         b_tile = conv;
     }
@@ -149,23 +203,76 @@ static void pipeline(gen *g, frag *f, LLVMValueRef first, LLVMValueRef count)
     frag group = *f;
     if (g->flush)
         set_zero(g, &group);
-    if (p->wgmma)
-        nf_gemm_compute_stage_wgmma(g, &group, a_tile, b_tile, g->flush);
-    else
-        compute_stage(g, &group, a_tile, b_tile);
+    compute_stage(g, &group, a_tile, b_tile);
     FOR_ACC(g, r, j, i)
         f->acc[r][j][i] = g->flush ? LLVMBuildFAdd(g->b, f->acc[r][j][i], group.acc[r][j][i], "") : group.acc[r][j][i];
-    LLVMValueRef it_next = add(g, it, c64(g, 1));
-    LLVMBasicBlockRef latch = LLVMGetInsertBlock(g->b);
-    LLVMAddIncoming(it, &it_next, &latch, 1);
-    FOR_ACC(g, r, j, i)
-        LLVMAddIncoming(phis[r][j][i], &f->acc[r][j][i], &latch, 1);
-    LLVMBuildBr(g->b, head);
-    LLVMPositionBuilderAtEnd(g->b, done);
-    FOR_ACC(g, r, j, i)
-        f->acc[r][j][i] = phis[r][j][i];
+    stage_loop_close(g, &l, &f);
     if (!p->tma) /* with TMA every stage issued has been waited for */
         call(g, "llvm.nvvm.cp.async.wait.all", NULL, 0);
+    barrier(g); /* the stages' memory may now be reused */
+}
+
+/* Stage it's A tile and W tile(s): fp32 weights split into a conversion
+ * buffer (it % 2 when split ahead), from where wgmma reads them. */
+static void stage_tiles(gen *g, LLVMValueRef it, LLVMValueRef *a_tile, LLVMValueRef *b_tile)
+{
+    const nf_gemm_plan *p = &g->p;
+    *a_tile = shared_at(g, g->smem, mul(g, LLVMBuildURem(g->b, it, c64(g, p->stages), ""), c64(g, p->stage_bytes)));
+    *b_tile = shared_at(g, *a_tile, c64(g, p->a_bytes));
+    if (p->split_b)
+        *b_tile = shared_at(g, g->smem, add(g, c64(g, p->stages * p->stage_bytes),
+                                            nf_gemm_split_ahead(p) ? mul(g, LLVMBuildAnd(g->b, it, c64(g, 1), ""),
+                                                                         c64(g, p->conv_bytes))
+                                                                   : c64(g, 0)));
+}
+
+/* fp32 weights: waits for stage it and splits its weights (when it < count). */
+static void split_stage(gen *g, LLVMValueRef it, LLVMValueRef count)
+{
+    LLVMBasicBlockRef join = if_begin(g, lt(g, it, count));
+    LLVMValueRef a_tile, conv;
+    stage_tiles(g, it, &a_tile, &conv);
+    nf_gemm_wait_stage(g, it, g->p.stages - 2);
+    split_weights(g, shared_at(g, a_tile, c64(g, g->p.a_bytes)), conv);
+    if_end(g, join);
+}
+
+/* The same on wgmma, whose groups run while the warps go on. Step it: wait
+ * for stage it and split its weights (or, split ahead, that was done in
+ * step it - 1); every thread past the barrier, issue stage it's group;
+ * split ahead, meanwhile wait for stage it + 1 and split its weights into
+ * the other buffer; wait for the group, add it to the total (with the
+ * flush, an f32 result: each group a fresh sum, as on mma.sync; without,
+ * the groups chain on the running sum), and, once every warpgroup is past
+ * that (the barrier), refill the stage's buffer. No register of a group in
+ * flight is read: ptxas serializes wgmma where one is. */
+static void pipeline_wgmma(gen *g, frag *f, LLVMValueRef first, LLVMValueRef count)
+{
+    const nf_gemm_plan *p = &g->p;
+    bool ahead = nf_gemm_split_ahead(p);
+    prologue(g, first, count);
+    refill(g, first, count, c64(g, 0)); /* the last buffer too: the loop refills after use */
+    if (ahead)
+        split_stage(g, c64(g, 0), count);
+    stage_loop l = stage_loop_open(g, count, &f, 1);
+    if (!ahead && p->split_b)
+        split_stage(g, l.it, count);
+    else if (!ahead)
+        nf_gemm_wait_stage(g, l.it, p->stages - 2);
+    barrier(g);
+    LLVMValueRef a_tile, b_tile;
+    stage_tiles(g, l.it, &a_tile, &b_tile);
+    frag cur = *f;
+    nf_gemm_wgmma_issue(g, &cur, a_tile, b_tile, g->flush);
+    LLVMValueRef next = add(g, l.it, c64(g, 1));
+    if (ahead)
+        split_stage(g, next, count);
+    nf_gemm_wgmma_wait(g, &cur, 0);
+    FOR_ACC(g, r, j, i)
+        f->acc[r][j][i] = g->flush ? LLVMBuildFAdd(g->b, f->acc[r][j][i], cur.acc[r][j][i], "") : cur.acc[r][j][i];
+    barrier(g); /* stage it's buffers are read in both warpgroups */
+    refill(g, first, count, next);
+    stage_loop_close(g, &l, &f);
     barrier(g); /* the stages' memory may now be reused */
 }
 
@@ -455,7 +562,10 @@ nf_status nf_nvptx_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan 
     LLVMValueRef count = add(&g, c64(&g, share), LLVMBuildZExt(g.b, longer, g.i64, ""));
     frag f;
     set_zero(&g, &f);
-    pipeline(&g, &f, first, count);
+    if (g.p.wgmma)
+        pipeline_wgmma(&g, &f, first, count);
+    else
+        pipeline(&g, &f, first, count);
     if (nf_gemm_direct(&g.p))
         emit_direct(&g, &f);
     else

@@ -82,9 +82,12 @@ void nf_gemm_convert_stage(gen *g, LLVMValueRef src, LLVMValueRef conv);
 
 /* ---- computing a stage on sm_90's warpgroup MMA (nvptx_gemm_wgmma.c) ---- */
 
-/* acc (+)= the stage's A tile times its W tile(s) at b_tile, for this warp's
- * rows of the block; fresh: the stage's sum alone (the accumulators' values
- * are ignored). */
-void nf_gemm_compute_stage_wgmma(gen *g, frag *f, LLVMValueRef a_tile, LLVMValueRef b_tile, bool fresh);
+/* Issues acc (+)= the stage's A tile times its W tile(s) at b_tile for this
+ * warp's rows of the block, as one wgmma group; fresh: the stage's sum
+ * alone (acc's values are ignored). acc may be read only after a wait. */
+void nf_gemm_wgmma_issue(gen *g, frag *acc, LLVMValueRef a_tile, LLVMValueRef b_tile, bool fresh);
+/* Waits until at most `pending` of this warpgroup's groups are in flight;
+ * done (may be NULL) is a group's result that is complete then. */
+void nf_gemm_wgmma_wait(gen *g, frag *done, int pending);
 
 #endif

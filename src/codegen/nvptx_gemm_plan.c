@@ -52,9 +52,10 @@ static void derive(nf_gemm_plan *p)
     p->a_bytes = nf_gemm_block_rows(p) * p->bk * 2;
     p->stage_bytes = p->a_bytes + (int64_t)p->bn_rows * p->bk * (p->split_b ? 4 : 2);
     p->conv_bytes = p->split_b ? 3 * (int64_t)p->bn_rows * p->bk * 2 : 0;
+    int64_t convs = nf_gemm_split_ahead(p) ? 2 : 1;
     int64_t per_block = ceil_div(p->kstages, p->splits);
     if (p->stages < 2) {
-        p->stages = (int)((smem_budget(p) - p->conv_bytes - (p->tma ? 1024 : 0)) / p->stage_bytes);
+        p->stages = (int)((smem_budget(p) - convs * p->conv_bytes - (p->tma ? 1024 : 0)) / p->stage_bytes);
         if (p->stages > MAX_STAGES)
             p->stages = MAX_STAGES;
         if (p->stages > per_block + 1)
@@ -62,7 +63,7 @@ static void derive(nf_gemm_plan *p)
         if (p->stages < 2)
             p->stages = 2;
     }
-    p->smem_bytes = p->stages * p->stage_bytes + p->conv_bytes + (p->tma ? 1024 : 0); /* TMA: room to align */
+    p->smem_bytes = p->stages * p->stage_bytes + convs * p->conv_bytes + (p->tma ? 1024 : 0); /* TMA: room to align */
     int64_t partials = (int64_t)p->warps * nf_gemm_warp_rows(p) * p->bn_rows * 4; /* the in-block reduction reuses the stages */
     if (!nf_gemm_direct(p) && p->smem_bytes < partials + (p->tma ? 1024 : 0))
         p->smem_bytes = partials + (p->tma ? 1024 : 0);
@@ -333,8 +334,11 @@ nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms
      * tiles per warp (rt = 2) never won with 16-bit weights. */
     /* 128-row tiles, one warp each per 16 rows: wgmma where the target has
      * it (T = 16384, bf16: 81.3 us against 83.0; 4096 and 8192 tied) */
-    if (best.arch_specific && best.tma && best.warps == 8 && best.wm == 8)
+    if (best.arch_specific && best.tma && best.warps == 8 && best.wm == 8) {
         best.wgmma = true;
+        best.stages = 0; /* fp32 weights split into two buffers */
+        derive(&best);
+    }
     if (best.wm >= 2 && best.wk >= 2 && best.wk <= 4 && best.mblocks * best.nblocks * best.splits <= sms) {
         nf_gemm_plan p = best;
         p.warps = 16;

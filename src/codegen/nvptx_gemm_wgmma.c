@@ -34,44 +34,44 @@ static void wgmma(gen *g, LLVMValueRef *d, int n, LLVMValueRef a_desc, LLVMValue
     int regs = n / 2;
     const char *types = g->k->a.source->dtype == NF_F16 ? "f16.f16" : "bf16.bf16";
     char text[1024], constraints[1024];
+    /* scale-d as an immediate: a register operand could share one with a
+     * zero accumulator, a non-wgmma read that makes ptxas serialize */
     int at = snprintf(text, sizeof text,
-                      "{\n.reg .pred p;\nsetp.ne.b32 p, $%d, 0;\nwgmma.mma_async.sync.aligned.m64n%dk16.f32.%s {", regs + 2,
-                      n, types);
+                      "{\n.reg .pred p;\nsetp.ne.b32 p, %d, 0;\nwgmma.mma_async.sync.aligned.m64n%dk16.f32.%s {",
+                      accumulate ? 1 : 0, n, types);
     for (int i = 0; i < regs; i++)
         at += snprintf(text + at, sizeof text - (size_t)at, "%s$%d", i ? ", " : "", i);
     snprintf(text + at, sizeof text - (size_t)at, "}, $%d, $%d, p, 1, 1, 0, 0;\n}", regs, regs + 1);
     at = 0;
     for (int i = 0; i < regs; i++)
         at += snprintf(constraints + at, sizeof constraints - (size_t)at, "=f,");
-    at += snprintf(constraints + at, sizeof constraints - (size_t)at, "l,l,r");
+    at += snprintf(constraints + at, sizeof constraints - (size_t)at, "l,l");
     for (int i = 0; i < regs; i++)
         at += snprintf(constraints + at, sizeof constraints - (size_t)at, ",%d", i);
     snprintf(constraints + at, sizeof constraints - (size_t)at, ",~{memory}");
 
-    LLVMTypeRef fields[32], params[3 + 32];
-    LLVMValueRef args[3 + 32];
+    LLVMTypeRef fields[32], params[2 + 32];
+    LLVMValueRef args[2 + 32];
     for (int i = 0; i < regs; i++)
         fields[i] = g->f32;
     params[0] = params[1] = g->i64;
-    params[2] = g->i32;
     args[0] = a_desc;
     args[1] = b_desc;
-    args[2] = c32(g, accumulate);
-    for (int i = 0; i < regs; i++) {
-        params[3 + i] = g->f32;
-        args[3 + i] = d[i];
+    for (int i = 0; i < regs; i++) { /* ignored when not accumulating: undefined, no moves */
+        params[2 + i] = g->f32;
+        args[2 + i] = accumulate ? d[i] : LLVMGetUndef(g->f32);
     }
     LLVMTypeRef ret = LLVMStructTypeInContext(g->c, fields, (unsigned)regs, 0);
-    LLVMTypeRef fty = LLVMFunctionType(ret, params, (unsigned)(3 + regs), 0);
+    LLVMTypeRef fty = LLVMFunctionType(ret, params, (unsigned)(2 + regs), 0);
     LLVMValueRef asm_fn = LLVMGetInlineAsm(fty, text, strlen(text), constraints, strlen(constraints), 1, 0,
                                            LLVMInlineAsmDialectATT, 0);
-    LLVMValueRef out = LLVMBuildCall2(g->b, fty, asm_fn, args, (unsigned)(3 + regs), "");
+    LLVMValueRef out = LLVMBuildCall2(g->b, fty, asm_fn, args, (unsigned)(2 + regs), "");
     for (int i = 0; i < regs; i++)
         d[i] = LLVMBuildExtractValue(g->b, out, (unsigned)i, "");
 }
 
-/* A value the compiler may not move across the asm (wgmma writes its
- * registers asynchronously: they are read only after the wait). */
+/* A value the compiler may not move above the wait before it (wgmma
+ * writes its registers asynchronously). */
 static LLVMValueRef pinned(gen *g, LLVMValueRef v)
 {
     LLVMTypeRef t = g->f32;
@@ -80,7 +80,7 @@ static LLVMValueRef pinned(gen *g, LLVMValueRef v)
     return LLVMBuildCall2(g->b, fty, asm_fn, &v, 1, "");
 }
 
-void nf_gemm_compute_stage_wgmma(gen *g, frag *f, LLVMValueRef a_tile, LLVMValueRef b_tile, bool fresh)
+void nf_gemm_wgmma_issue(gen *g, frag *f, LLVMValueRef a_tile, LLVMValueRef b_tile, bool fresh)
 {
     const nf_gemm_plan *p = &g->p;
     int n = p->bn_rows, terms = p->split_b ? 3 : 1, steps = p->bk / 16;
@@ -105,7 +105,12 @@ void nf_gemm_compute_stage_wgmma(gen *g, frag *f, LLVMValueRef a_tile, LLVMValue
             f->acc[r][j][i] = d[4 * j + i];
     }
     call(g, "llvm.nvvm.wgmma.commit_group.sync.aligned", NULL, 0);
-    call(g, "llvm.nvvm.wgmma.wait_group.sync.aligned", (LLVMValueRef[]){c64(g, 0)}, 1);
-    FOR_ACC(g, r, j, i)
-        f->acc[r][j][i] = pinned(g, f->acc[r][j][i]);
+}
+
+void nf_gemm_wgmma_wait(gen *g, frag *done, int pending)
+{
+    call(g, "llvm.nvvm.wgmma.wait_group.sync.aligned", (LLVMValueRef[]){c64(g, pending)}, 1);
+    for (int r = 0; done && r < g->p.rt; r++)
+        FOR_ACC_TILE(g, j, i)
+            done->acc[r][j][i] = pinned(g, done->acc[r][j][i]);
 }
