@@ -23,6 +23,7 @@ typedef struct gen {
     LLVMValueRef a_base, b_base, m_block0, n0;
     LLVMValueRef a_map, b_map; /* TMA descriptors (generic addresses of kernel parameters) */
     int64_t a_row_stride, b_row_stride; /* elements */
+    LLVMValueRef wide[96]; /* wgmma, fp32 weights: a group's three term sums (nvptx_gemm_wgmma.c) */
 } gen;
 
 typedef struct frag {

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { GROUP_ROWS = 64, SWIZZLE_ATOM = 1024 };
+enum { GROUP_ROWS = 64, SWIZZLE_ATOM = 1024, MAX_REGS = 96 };
 
 /* The shared-memory matrix descriptor of a K-major tile at `tile` (128-byte
  * rows, 128-byte swizzle): start address / 16, the 8-row stride (1024
@@ -33,7 +33,7 @@ static void wgmma(gen *g, LLVMValueRef *d, int n, LLVMValueRef a_desc, LLVMValue
 {
     int regs = n / 2;
     const char *types = g->k->a.source->dtype == NF_F16 ? "f16.f16" : "bf16.bf16";
-    char text[1024], constraints[1024];
+    char text[2048], constraints[2048];
     /* scale-d as an immediate: a register operand could share one with a
      * zero accumulator, a non-wgmma read that makes ptxas serialize */
     int at = snprintf(text, sizeof text,
@@ -50,8 +50,8 @@ static void wgmma(gen *g, LLVMValueRef *d, int n, LLVMValueRef a_desc, LLVMValue
         at += snprintf(constraints + at, sizeof constraints - (size_t)at, ",%d", i);
     snprintf(constraints + at, sizeof constraints - (size_t)at, ",~{memory}");
 
-    LLVMTypeRef fields[32], params[2 + 32];
-    LLVMValueRef args[2 + 32];
+    LLVMTypeRef fields[MAX_REGS], params[2 + MAX_REGS];
+    LLVMValueRef args[2 + MAX_REGS];
     for (int i = 0; i < regs; i++)
         fields[i] = g->f32;
     params[0] = params[1] = g->i64;
@@ -80,6 +80,13 @@ static LLVMValueRef pinned(gen *g, LLVMValueRef v)
     return LLVMBuildCall2(g->b, fty, asm_fn, &v, 1, "");
 }
 
+/* fp32 weights with one 64-row tile per warpgroup: the three term tiles lie
+ * one after the other, a single tile of 3 N rows, so one m64n(3N)k16 per
+ * k16 step computes x times each term into its own columns (96 registers
+ * for N = 64), reading A once instead of three times; the wait adds the
+ * three sums, the small ones first. */
+static bool wide(const gen *g) { return g->p.split_b && g->p.rt == 1 && g->flush && 3 * g->p.bn_rows <= 256; }
+
 void nf_gemm_wgmma_issue(gen *g, frag *f, LLVMValueRef a_tile, LLVMValueRef b_tile, bool fresh)
 {
     const nf_gemm_plan *p = &g->p;
@@ -88,6 +95,16 @@ void nf_gemm_wgmma_issue(gen *g, frag *f, LLVMValueRef a_tile, LLVMValueRef b_ti
     LLVMValueRef group = LLVMBuildUDiv(g->b, LLVMBuildZExt(g->b, g->warp, g->i64, ""), c64(g, 4), "");
     LLVMValueRef rows0 = mul(g, group, c64(g, (int64_t)GROUP_ROWS * p->rt * p->bk * 2));
     call(g, "llvm.nvvm.wgmma.fence.sync.aligned", NULL, 0);
+    if (wide(g)) {
+        LLVMValueRef a_rows = shared_at(g, a_tile, rows0);
+        for (int s = 0; s < steps; s++) {
+            LLVMValueRef a_desc = descriptor(g, shared_at(g, a_rows, c64(g, s * 32)));
+            LLVMValueRef b_desc = descriptor(g, shared_at(g, b_tile, c64(g, s * 32)));
+            wgmma(g, g->wide, 3 * n, a_desc, b_desc, s > 0);
+        }
+        call(g, "llvm.nvvm.wgmma.commit_group.sync.aligned", NULL, 0);
+        return;
+    }
     for (int r = 0; r < p->rt; r++) {
         LLVMValueRef d[32];
         FOR_ACC_TILE(g, j, i)
@@ -110,6 +127,16 @@ void nf_gemm_wgmma_issue(gen *g, frag *f, LLVMValueRef a_tile, LLVMValueRef b_ti
 void nf_gemm_wgmma_wait(gen *g, frag *done, int pending)
 {
     call(g, "llvm.nvvm.wgmma.wait_group.sync.aligned", (LLVMValueRef[]){c64(g, pending)}, 1);
+    if (done && wide(g)) { /* term t, n8 tile j: registers 4 (t N / 8 + j) .. + 3 */
+        int tiles = g->p.bn_rows / 8;
+        FOR_ACC_TILE(g, j, i) {
+            LLVMValueRef v[3];
+            for (int t = 0; t < 3; t++)
+                v[t] = pinned(g, g->wide[4 * (t * tiles + j) + i]);
+            done->acc[0][j][i] = LLVMBuildFAdd(g->b, LLVMBuildFAdd(g->b, v[2], v[1], ""), v[0], "");
+        }
+        return;
+    }
     for (int r = 0; done && r < g->p.rt; r++)
         FOR_ACC_TILE(g, j, i)
             done->acc[r][j][i] = pinned(g, done->acc[r][j][i]);
