@@ -42,7 +42,7 @@ def _read_source(text_or_path):
 def compile(text_or_path, graph=None, target=None, keep_fp32=False):
     """Parses and verifies a graph (text, or the path of a .nf file; graph
     names one graph of a file, default the first) and compiles it for target:
-    "host", "cuda" (the current GPU), "sm_80", "sm_90", "gfx942", ... or None
+    "host", "cuda" (the current GPU), "sm_80", "sm_90", "sm_90a", "gfx942", ... or None
     to follow the device of each call's inputs. Code is generated per
     signature (dtypes, sizes, strides) on first use and cached."""
     text, filename = _read_source(text_or_path)
