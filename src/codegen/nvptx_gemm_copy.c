@@ -32,13 +32,17 @@ LLVMValueRef nf_gemm_tile_at(gen *g, LLVMValueRef row, LLVMValueRef ch, int64_t 
                add(g, mul(g, row, c64(g, 128)), LLVMBuildShl(g->b, phys, c64(g, 4), "")));
 }
 
-/* Item tid + c * threads of `total` spread over the block's threads: its
- * index, and (only in the last round, where some threads have none) the
- * guard that item_end closes. */
-static LLVMBasicBlockRef item_begin(gen *g, int64_t c, int64_t total, LLVMValueRef *id)
+/* Item tid + c * threads of `total` (rows of per_row items) spread over
+ * the block's threads: its row and place in the row, and (only in the last
+ * round, where some threads have none) the guard that item_end closes. */
+static LLVMBasicBlockRef item_begin(gen *g, int64_t c, int64_t total, int64_t per_row, LLVMValueRef *row,
+                                    LLVMValueRef *in_row)
 {
-    *id = add(g, g->tid, c64(g, c * nf_gemm_threads(&g->p)));
-    return (c + 1) * nf_gemm_threads(&g->p) > total ? if_begin(g, lt(g, *id, c64(g, total))) : NULL;
+    LLVMValueRef id = add(g, g->tid, c64(g, c * nf_gemm_threads(&g->p)));
+    LLVMBasicBlockRef join = (c + 1) * nf_gemm_threads(&g->p) > total ? if_begin(g, lt(g, id, c64(g, total))) : NULL;
+    *row = LLVMBuildUDiv(g->b, id, c64(g, per_row), "");
+    *in_row = LLVMBuildURem(g->b, id, c64(g, per_row), "");
+    return join;
 }
 
 static void item_end(gen *g, LLVMBasicBlockRef join)
@@ -74,10 +78,8 @@ static void load_tile(gen *g, LLVMValueRef dst, LLVMValueRef base, LLVMTypeRef e
     int64_t per_chunk = 16 / elem_bytes, chunks_per_row = g->p.bk / per_chunk, total = rows * chunks_per_row;
     int64_t threads = nf_gemm_threads(&g->p);
     for (int64_t c = 0; c * threads < total; c++) {
-        LLVMValueRef id;
-        LLVMBasicBlockRef join = item_begin(g, c, total, &id);
-        LLVMValueRef row = LLVMBuildUDiv(g->b, id, c64(g, chunks_per_row), "");
-        LLVMValueRef ch = LLVMBuildURem(g->b, id, c64(g, chunks_per_row), "");
+        LLVMValueRef row, ch;
+        LLVMBasicBlockRef join = item_begin(g, c, total, chunks_per_row, &row, &ch);
         LLVMValueRef grow = add(g, row0, row), col = add(g, col0, mul(g, ch, c64(g, per_chunk)));
         LLVMValueRef valid = NULL, off;
         if (zero_fill) {
@@ -238,10 +240,8 @@ void nf_gemm_convert_stage(gen *g, LLVMValueRef src, LLVMValueRef conv)
     LLVMValueRef high = c32(g, (int64_t)0xffff0000u);
     int64_t threads = nf_gemm_threads(&g->p);
     for (int64_t c = 0; c * threads < total; c++) {
-        LLVMValueRef id;
-        LLVMBasicBlockRef join = item_begin(g, c, total, &id);
-        LLVMValueRef row = LLVMBuildUDiv(g->b, id, c64(g, quads_per_row), "");
-        LLVMValueRef q = LLVMBuildURem(g->b, id, c64(g, quads_per_row), "");
+        LLVMValueRef row, q;
+        LLVMBasicBlockRef join = item_begin(g, c, total, quads_per_row, &row, &q);
         LLVMValueRef ld = LLVMBuildLoad2(g->b, v4, shared_at(g, src, f32_tile_at(g, row, q)), "");
         LLVMSetAlignment(ld, 16);
         LLVMValueRef bits[3][4]; /* the terms' f32 bits; their bf16 is the high half */
