@@ -165,7 +165,7 @@ static void wgmma_only_for_sm90a(void **state)
     (void)state;
     static const struct { int form; int64_t t; long long rows, splits; bool wgmma; } cases[] = {
         {0, 16384, 128, 1, true}, {0, 32, 16, 14, false}, {0, 8192, 32, 1, false},
-        {2, 2048, 128, 8, true},  {2, 8192, 256, 4, true}, {2, 16384, 256, 2, true},
+        {2, 512, 128, 16, true},  {2, 2048, 128, 8, true},  {2, 8192, 256, 4, true}, {2, 16384, 256, 2, true},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         for (int arch = 0; arch < 2; arch++) {

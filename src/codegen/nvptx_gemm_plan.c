@@ -309,24 +309,37 @@ nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms
      * 14.3) but 300 and 1000 lost (15.7 / 15.0, 21.8 / 21.2).
      * On sm_90a the same tiles run on wgmma, the two warpgroups 64 rt rows
      * each: T = 2048 (128 rows, rt = 1) 23.2 us against 27.8 on mma.sync,
-     * 8192 57.1 / 69.3, 16384 108.4 / 127.4. */
-    for (int rows = 256; base.split_b && rows >= 128; rows /= 2) {
+     * 8192 57.1 / 69.3, 16384 108.4 / 127.4; and where those grids are too
+     * small, 128 x 32 tiles: T = 512 10.4 (13.9 before), 1024 15.2 (19.3). */
+    static const struct { int rows, cols; bool wgmma_only; } tiles_f32w[] = {{256, 64, false}, {128, 64, false}, {128, 32, true}};
+    nf_gemm_plan tall = {0}; /* the candidate with the most blocks, the first of equals */
+    for (size_t c = 0; base.split_b && c < sizeof tiles_f32w / sizeof tiles_f32w[0]; c++) {
+        int rows = tiles_f32w[c].rows;
+        if ((tiles_f32w[c].wgmma_only && !base.arch_specific) || tiles_f32w[c].cols > base.bn_rows)
+            continue;
         nf_gemm_plan p = base;
         p.warps = 8;
+        p.bn_rows = tiles_f32w[c].cols;
         p.wgmma = base.arch_specific;
         p.wm = p.wgmma ? 8 : rows / 32;
         p.rt = p.wgmma ? rows / 128 : 2;
         p.splits = 1;
         derive(&p);
         int64_t splits = 1, tiles = p.mblocks * p.nblocks;
-        while (tiles * splits * 2 <= sms && splits * 2 * nf_gemm_block_rows(&p) * p.bn_rows * 4 <= REDUCE_BYTES)
-            splits *= 2;
+        while (tiles * (splits + 1) <= sms && (splits + 1) * nf_gemm_block_rows(&p) * p.bn_rows * 4 <= REDUCE_BYTES)
+            splits++;
         p.splits = splits;
         p.stages = 0; /* again, for this K range */
         derive(&p);
-        if (p.splits == splits && tiles * splits <= sms && 2 * tiles * splits >= sms && p.smem_bytes <= smem_budget(&p))
-            return override_plan(base, p);
+        bool fits = p.splits == splits && tiles * splits <= sms && 2 * tiles * splits >= sms && p.smem_bytes <= smem_budget(&p);
+        if (fits && (tall.wm == 0 || tiles * splits > tall.mblocks * tall.nblocks * tall.splits))
+            tall = p;
     }
+    /* Any split count, the most blocks: T = 1500 128 x 64 tiles x 8 splits
+     * (96 blocks) 25.2 us, 128 x 32 x 5 (120) 21.2; 3000 128 x 64 x 4 35.7,
+     * x 5 32.1 */
+    if (tall.wm)
+        return override_plan(base, tall);
     /* Measured on the H100 (scripts/gemm-sweep.sh, head gate): when the grid
      * is one block per SM and the block's warps already split K, twice the
      * warps (splitting K twice as finely) hide more latency: T = 512, 2048,
