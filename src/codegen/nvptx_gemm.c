@@ -108,17 +108,16 @@ static void prologue(gen *g, LLVMValueRef first, LLVMValueRef count)
 }
 
 /* The stage loop's head: it from 0 while it < count, with phis for the
- * fragments given (their values on entry); the builder is left in the body. */
+ * accumulators f (their values on entry); the builder is left in the body. */
 typedef struct stage_loop {
     LLVMValueRef it;
     LLVMBasicBlockRef head, done;
-    LLVMValueRef phis[2][2][8][4];
-    int n;
+    LLVMValueRef phis[2][8][4];
 } stage_loop;
 
-static stage_loop stage_loop_open(gen *g, LLVMValueRef count, frag **frags, int n)
+static stage_loop stage_loop_open(gen *g, LLVMValueRef count, frag *f)
 {
-    stage_loop l = {.n = n};
+    stage_loop l;
     LLVMBasicBlockRef pre = LLVMGetInsertBlock(g->b);
     l.head = LLVMAppendBasicBlockInContext(g->c, g->fn, "stage");
     LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(g->c, g->fn, "stage_body");
@@ -128,32 +127,29 @@ static stage_loop stage_loop_open(gen *g, LLVMValueRef count, frag **frags, int 
     l.it = LLVMBuildPhi(g->b, g->i64, "it");
     LLVMValueRef zero = c64(g, 0);
     LLVMAddIncoming(l.it, &zero, &pre, 1);
-    for (int k = 0; k < n; k++)
-        FOR_ACC(g, r, j, i) {
-            l.phis[k][r][j][i] = LLVMBuildPhi(g->b, g->f32, "");
-            LLVMAddIncoming(l.phis[k][r][j][i], &frags[k]->acc[r][j][i], &pre, 1);
-            frags[k]->acc[r][j][i] = l.phis[k][r][j][i];
-        }
+    FOR_ACC(g, r, j, i) {
+        l.phis[r][j][i] = LLVMBuildPhi(g->b, g->f32, "");
+        LLVMAddIncoming(l.phis[r][j][i], &f->acc[r][j][i], &pre, 1);
+        f->acc[r][j][i] = l.phis[r][j][i];
+    }
     LLVMBuildCondBr(g->b, lt(g, l.it, count), body, l.done);
     LLVMPositionBuilderAtEnd(g->b, body);
     return l;
 }
 
-/* Closes the loop with the fragments' values at the end of the body; they
- * are the phis again after it. */
-static void stage_loop_close(gen *g, stage_loop *l, frag **frags)
+/* Closes the loop with f's values at the end of the body; f is the phis
+ * again after it. */
+static void stage_loop_close(gen *g, stage_loop *l, frag *f)
 {
     LLVMValueRef it_next = add(g, l->it, c64(g, 1));
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(g->b);
     LLVMAddIncoming(l->it, &it_next, &latch, 1);
-    for (int k = 0; k < l->n; k++)
-        FOR_ACC(g, r, j, i)
-            LLVMAddIncoming(l->phis[k][r][j][i], &frags[k]->acc[r][j][i], &latch, 1);
+    FOR_ACC(g, r, j, i)
+        LLVMAddIncoming(l->phis[r][j][i], &f->acc[r][j][i], &latch, 1);
     LLVMBuildBr(g->b, l->head);
     LLVMPositionBuilderAtEnd(g->b, l->done);
-    for (int k = 0; k < l->n; k++)
-        FOR_ACC(g, r, j, i)
-            frags[k]->acc[r][j][i] = l->phis[k][r][j][i];
+    FOR_ACC(g, r, j, i)
+        f->acc[r][j][i] = l->phis[r][j][i];
 }
 
 /* Refills the buffer that step it - 1 read with stage it + NS - 1 (every
@@ -184,7 +180,7 @@ static void pipeline(gen *g, frag *f, LLVMValueRef first, LLVMValueRef count)
     const nf_gemm_plan *p = &g->p;
     int ns = p->stages;
     prologue(g, first, count);
-    stage_loop l = stage_loop_open(g, count, &f, 1);
+    stage_loop l = stage_loop_open(g, count, f);
     nf_gemm_wait_stage(g, l.it, ns - 2);
     barrier(g);
     refill(g, first, count, l.it);
@@ -206,7 +202,7 @@ static void pipeline(gen *g, frag *f, LLVMValueRef first, LLVMValueRef count)
     compute_stage(g, &group, a_tile, b_tile);
     FOR_ACC(g, r, j, i)
         f->acc[r][j][i] = g->flush ? LLVMBuildFAdd(g->b, f->acc[r][j][i], group.acc[r][j][i], "") : group.acc[r][j][i];
-    stage_loop_close(g, &l, &f);
+    stage_loop_close(g, &l, f);
     if (!p->tma) /* with TMA every stage issued has been waited for */
         call(g, "llvm.nvvm.cp.async.wait.all", NULL, 0);
     barrier(g); /* the stages' memory may now be reused */
@@ -254,7 +250,7 @@ static void pipeline_wgmma(gen *g, frag *f, LLVMValueRef first, LLVMValueRef cou
     refill(g, first, count, c64(g, 0)); /* the last buffer too: the loop refills after use */
     if (ahead)
         split_stage(g, c64(g, 0), count);
-    stage_loop l = stage_loop_open(g, count, &f, 1);
+    stage_loop l = stage_loop_open(g, count, f);
     if (!ahead && p->split_b)
         split_stage(g, l.it, count);
     else if (!ahead)
@@ -272,7 +268,7 @@ static void pipeline_wgmma(gen *g, frag *f, LLVMValueRef first, LLVMValueRef cou
         f->acc[r][j][i] = g->flush ? LLVMBuildFAdd(g->b, f->acc[r][j][i], cur.acc[r][j][i], "") : cur.acc[r][j][i];
     barrier(g); /* stage it's buffers are read in both warpgroups */
     refill(g, first, count, next);
-    stage_loop_close(g, &l, &f);
+    stage_loop_close(g, &l, f);
     barrier(g); /* the stages' memory may now be reused */
 }
 
