@@ -328,13 +328,12 @@ static void random_gemm_graphs_agree(void **state)
     }
 }
 
-/* The head gate's f32-output form at K = 7168 (f32_weights: x cast from
- * bf16 times f32 weights, the exact split), for plans through
- * NSAFUSE_GEMM_PLAN. */
-static nf_graph *gate_graph(bool f32_weights)
+/* The head gate's f32-output form, N x K weights (f32_weights: x cast
+ * from bf16 times f32 weights, the exact split). */
+static nf_graph *gate_graph(bool f32_weights, int64_t n, int64_t k)
 {
     nf_graph *g = nf_graph_new("gate");
-    nf_dim xd[] = {{0, "T"}, {7168, NULL}}, wd[] = {{64, NULL}, {7168, NULL}}, qd[] = {{0, "T"}, {64, NULL}, {1, NULL}};
+    nf_dim xd[] = {{0, "T"}, {k, NULL}}, wd[] = {{n, NULL}, {k, NULL}}, qd[] = {{0, "T"}, {n, NULL}, {1, NULL}};
     nf_value *x = nf_param(g, "x", NF_BF16, 2, xd), *w = nf_param(g, "w", f32_weights ? NF_F32 : NF_BF16, 2, wd);
     nf_value *q = nf_param(g, "q", NF_F32, 3, qd);
     nf_value *y = f32_weights ? nf_linear(g, nf_cast(g, x, NF_F32), w, NF_DTYPE_NONE) : nf_linear(g, x, w, NF_F32);
@@ -356,24 +355,26 @@ static void gemm_plans_agree(void **state)
         printf("SKIP GEMM plans: no GPU (the host path has no plans)\n");
         return;
     }
-    nf_graph *gates[2] = {gate_graph(false), gate_graph(true)};
+    /* the head gate's 64 x 7168 weights, and a smaller model's 32 x 2560 */
+    nf_graph *gates[3] = {gate_graph(false, 64, 7168), gate_graph(true, 64, 7168), gate_graph(true, 32, 2560)};
     static const struct { int f32w; int64_t t; const char *plan; } cases[] = {
         {0, 32, "splits=3"},  {0, 32, "splits=7"},  {0, 32, "splits=12"},
         {0, 32, "splits=28"}, {0, 300, "splits=6"}, {1, 300, "splits=7"},
         {0, 300, "wgmma=1,wm=8"}, {1, 300, "wgmma=1,wm=8"}, {0, 700, "wgmma=1,wm=8,rt=2,splits=3"},
         {1, 700, "wgmma=1,wm=8,rt=2,splits=3"}, {1, 129, "wgmma=1,wm=8,rt=1,splits=5"},
+        {2, 2048, ""}, {2, 8192, ""}, /* the planner's fp32-weight tiles at N = 32 */
     };
     uint64_t seed = test_seed((uint64_t)time(NULL));
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char what[96];
-        snprintf(what, sizeof what, "T = %lld, %s%s", (long long)cases[i].t, cases[i].plan,
-                 cases[i].f32w ? ", fp32 weights" : "");
+        snprintf(what, sizeof what, "T = %lld, plan '%s'%s", (long long)cases[i].t, cases[i].plan,
+                 cases[i].f32w == 2 ? ", fp32 weights 32 x 2560" : cases[i].f32w ? ", fp32 weights" : "");
         setenv("NSAFUSE_GEMM_PLAN", cases[i].plan, 1);
         check_graph(gates[cases[i].f32w], &cases[i].t, seed + i, false, what);
     }
     unsetenv("NSAFUSE_GEMM_PLAN");
-    nf_graph_free(gates[0]);
-    nf_graph_free(gates[1]);
+    for (int i = 0; i < 3; i++)
+        nf_graph_free(gates[i]);
 }
 
 int main(void)

@@ -185,6 +185,24 @@ static void wgmma_only_for_sm90a(void **state)
         }
 }
 
+/* The fp32-weight tiles at N = 32 (smaller models, K = 2560) too: the
+ * block is as wide as the result. */
+static void fp32_weight_tiles_at_n32(void **state)
+{
+    (void)state;
+    static const struct { int64_t t; long long rows, splits; } cases[] = {{2048, 128, 8}, {8192, 256, 4}, {16384, 256, 2}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (int arch = 0; arch < 2; arch++) {
+            char *ptx = NULL;
+            ptx_for(2, arch ? "sm_90a" : "sm_90", cases[i].t, 32, 2560, &ptx);
+            plan_line p = read_plan(ptx);
+            if (p.tile_rows != cases[i].rows || p.tile_cols != 32 || p.splits != cases[i].splits)
+                fail_msg("T = %lld, N = 32 on %s: %lld x %d tiles x %lld splits, want %lld x 32 x %lld", (long long)cases[i].t,
+                         arch ? "sm_90a" : "sm_90", p.tile_rows, p.tile_cols, p.splits, cases[i].rows, cases[i].splits);
+            free(ptx);
+        }
+}
+
 /* sm_80 has no TMA: the same GEMM copies with cp.async there. */
 static void sm80_copies_with_cp_async(void **state)
 {
@@ -235,6 +253,7 @@ int main(void)
         cmocka_unit_test(a_evict_first_where_a_fills_l2),
         cmocka_unit_test(sm80_copies_with_cp_async),
         cmocka_unit_test(wgmma_only_for_sm90a),
+        cmocka_unit_test(fp32_weight_tiles_at_n32),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -315,11 +315,12 @@ nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms
     nf_gemm_plan tall = {0}; /* the candidate with the most blocks, the first of equals */
     for (size_t c = 0; base.split_b && c < sizeof tiles_f32w / sizeof tiles_f32w[0]; c++) {
         int rows = tiles_f32w[c].rows;
-        if ((tiles_f32w[c].wgmma_only && !base.arch_specific) || tiles_f32w[c].cols > base.bn_rows)
+        if (tiles_f32w[c].wgmma_only && !base.arch_specific)
             continue;
         nf_gemm_plan p = base;
         p.warps = 8;
-        p.bn_rows = tiles_f32w[c].cols;
+        if (tiles_f32w[c].cols < p.bn_rows) /* N of 32 or less: its own width */
+            p.bn_rows = tiles_f32w[c].cols;
         p.wgmma = base.arch_specific;
         p.wm = p.wgmma ? 8 : rows / 32;
         p.rt = p.wgmma ? rows / 128 : 2;
