@@ -172,6 +172,21 @@ static void split_weights(gen *g, LLVMValueRef b_tile, LLVMValueRef conv)
         nf_emit_asm(g->b, LLVMVoidTypeInContext(g->c), "fence.proxy.async.shared::cta;", "~{memory}", NULL, 0);
 }
 
+/* Stage it's A tile and the W tile(s) the tensor cores read: fp32 weights
+ * split into a conversion buffer (it % 2 when split ahead). */
+static void stage_tiles(gen *g, LLVMValueRef it, LLVMValueRef *a_tile, LLVMValueRef *b_tile)
+{
+    const nf_gemm_plan *p = &g->p;
+    *a_tile = shared_at(g, g->smem, mul(g, LLVMBuildURem(g->b, it, c64(g, p->stages), ""), c64(g, p->stage_bytes)));
+    *b_tile = shared_at(g, *a_tile, c64(g, p->a_bytes));
+    if (!p->split_b)
+        return;
+    LLVMValueRef conv = c64(g, p->stages * p->stage_bytes);
+    if (nf_gemm_split_ahead(p))
+        conv = add(g, conv, mul(g, LLVMBuildAnd(g->b, it, c64(g, 1), ""), c64(g, p->conv_bytes)));
+    *b_tile = shared_at(g, g->smem, conv);
+}
+
 /* Stages first .. first + count - 1 of K on mma.sync: at step it, wait for
  * stage it, refill the buffer that step it - 1 read (every warp is past it:
  * the barrier) with stage it + NS - 1, and compute. */
@@ -184,13 +199,11 @@ static void pipeline(gen *g, frag *f, LLVMValueRef first, LLVMValueRef count)
     nf_gemm_wait_stage(g, l.it, ns - 2);
     barrier(g);
     refill(g, first, count, l.it);
-    LLVMValueRef a_tile = shared_at(g, g->smem, mul(g, LLVMBuildURem(g->b, l.it, c64(g, ns), ""), c64(g, p->stage_bytes)));
-    LLVMValueRef b_tile = shared_at(g, a_tile, c64(g, p->a_bytes));
+    LLVMValueRef a_tile, b_tile;
+    stage_tiles(g, l.it, &a_tile, &b_tile);
     if (p->split_b) {
-        LLVMValueRef conv = shared_at(g, g->smem, c64(g, p->stages * p->stage_bytes));
-        split_weights(g, b_tile, conv);
+        split_weights(g, shared_at(g, a_tile, c64(g, p->a_bytes)), b_tile);
         barrier(g);
-        b_tile = conv;
     }
     /* For an f32 result, a fresh tensor-core accumulator per stage, added
      * into the running sum with IEEE adds: the mma's own f32 accumulation
@@ -206,20 +219,6 @@ static void pipeline(gen *g, frag *f, LLVMValueRef first, LLVMValueRef count)
     if (!p->tma) /* with TMA every stage issued has been waited for */
         call(g, "llvm.nvvm.cp.async.wait.all", NULL, 0);
     barrier(g); /* the stages' memory may now be reused */
-}
-
-/* Stage it's A tile and W tile(s): fp32 weights split into a conversion
- * buffer (it % 2 when split ahead), from where wgmma reads them. */
-static void stage_tiles(gen *g, LLVMValueRef it, LLVMValueRef *a_tile, LLVMValueRef *b_tile)
-{
-    const nf_gemm_plan *p = &g->p;
-    *a_tile = shared_at(g, g->smem, mul(g, LLVMBuildURem(g->b, it, c64(g, p->stages), ""), c64(g, p->stage_bytes)));
-    *b_tile = shared_at(g, *a_tile, c64(g, p->a_bytes));
-    if (p->split_b)
-        *b_tile = shared_at(g, g->smem, add(g, c64(g, p->stages * p->stage_bytes),
-                                            nf_gemm_split_ahead(p) ? mul(g, LLVMBuildAnd(g->b, it, c64(g, 1), ""),
-                                                                         c64(g, p->conv_bytes))
-                                                                   : c64(g, 0)));
 }
 
 /* fp32 weights: waits for stage it and splits its weights (when it < count). */
@@ -509,7 +508,7 @@ nf_status nf_nvptx_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan 
     /* 256 threads, two blocks per SM: ptxas keeps registers at 128 or fewer;
      * but two row tiles with the flush's second accumulator set need more,
      * and a block of 512 threads is alone on its SM anyway */
-    bool one_block = (g.p.rt == 2 && g.flush) || g.p.warps == 16 || (g.p.wgmma && g.p.split_b);
+    bool one_block = nf_gemm_alone(&g.p) || (g.p.rt == 2 && g.flush);
     char threads[8];
     snprintf(threads, sizeof threads, "%d", nf_gemm_threads(&g.p));
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
@@ -549,7 +548,7 @@ nf_status nf_nvptx_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan 
     /* This block's stages, an even share of K's: the first kstages % splits
      * blocks take one more. No division and no difference of two products:
      * from (z + 1) k / s - z k / s, with s not a power of two, ptxas (CUDA
-     * 12, sm_90) fused the 64-bit subtraction into a wide multiply-add that
+     * 13.0, sm_90) fused the 64-bit subtraction into a wide multiply-add that
      * drops the borrow when z k / s is 0, so the block at z = 0 saw a
      * negative count and added nothing (docs/GEMM.md). */
     int64_t share = g.p.kstages / g.p.splits, extra = g.p.kstages % g.p.splits;

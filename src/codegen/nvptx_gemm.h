@@ -63,6 +63,16 @@ static inline int nf_gemm_threads(const nf_gemm_plan *p) { return 32 * p->warps;
  * H100, T = 8192 59.3 us against 57.5, 16384 110.5 / 105.2.) */
 static inline bool nf_gemm_split_ahead(const nf_gemm_plan *p) { return p->wgmma && p->split_b && p->rt == 1; }
 
+/* Whether a block has its SM to itself (the plan gives it up to 200 KB of
+ * shared memory, the kernel asks for one block per SM): 512 threads, or fp32
+ * weights with two row tiles a warp (the flush's second set of
+ * accumulators) or on wgmma (T = 2048, 4096: 4 stages 22.1 / 34.5 us, the 2
+ * of 100 KB 23.8 / 37.6). */
+static inline bool nf_gemm_alone(const nf_gemm_plan *p) { return p->warps == 16 || (p->split_b && (p->rt == 2 || p->wgmma)); }
+
+/* Whether NSAFUSE_GEMM_PLAN says gemv=0 (tuning: M <= 8 to the tensor cores). */
+bool nf_gemm_override_skips_gemv(void);
+
 /* Whether the grid needs the workspace and the in-block reduction. */
 static inline bool nf_gemm_direct(const nf_gemm_plan *p) { return p->wk == 1 && p->splits == 1; }
 

@@ -30,16 +30,15 @@ typedef struct frag {
     LLVMValueRef acc[2][8][4]; /* [row tile][n8 tile][element] */
 } frag;
 
-/* for each accumulator register of the warp */
-#define FOR_ACC(g, r, j, i)                     \
-    for (int r = 0; r < (g)->p.rt; r++)         \
-        for (int j = 0; j < (g)->ntiles; j++)   \
-            for (int i = 0; i < 4; i++)
-
 /* for each accumulator register of one row tile */
 #define FOR_ACC_TILE(g, j, i)                   \
     for (int j = 0; j < (g)->ntiles; j++)       \
         for (int i = 0; i < 4; i++)
+
+/* for each accumulator register of the warp */
+#define FOR_ACC(g, r, j, i)                     \
+    for (int r = 0; r < (g)->p.rt; r++)         \
+        FOR_ACC_TILE(g, j, i)
 
 static inline LLVMValueRef c32(gen *g, int64_t x) { return LLVMConstInt(g->i32, (unsigned long long)x, 1); }
 static inline LLVMValueRef c64(gen *g, int64_t x) { return LLVMConstInt(g->i64, (unsigned long long)x, 1); }

@@ -6,17 +6,9 @@
 #include <string.h>
 
 /* Shared memory a block may take: two blocks of 8 warps still fit on an SM
- * (228 KB), a block of 16 warps is alone. */
+ * (228 KB); a block alone on its SM (nf_gemm_alone) takes up to 200 KB. */
 enum { MAX_STAGES = 6 };
-static int64_t smem_budget(const nf_gemm_plan *p)
-{
-    /* 512 threads, or two row tiles with fp32 weights (the flush's second
-     * set of accumulators: nvptx_gemm.c asks for one block per SM), or
-     * fp32 weights on wgmma (T = 2048, 4096: 4 stages 22.1 / 34.5 us, the
-     * 2 of 100 KB 23.8 / 37.6) */
-    bool alone = p->warps == 16 || (p->split_b && (p->rt == 2 || p->wgmma));
-    return alone ? 200 * 1024 : 100 * 1024;
-}
+static int64_t smem_budget(const nf_gemm_plan *p) { return nf_gemm_alone(p) ? 200 * 1024 : 100 * 1024; }
 /* The most the last block of a tile reads back from the workspace. */
 enum { REDUCE_BYTES = 256 * 1024 };
 
@@ -137,6 +129,17 @@ static void parse_override(nf_gemm_plan *p, const char *text)
         const char *comma = strchr(text, ',');
         text = comma ? comma + 1 : NULL;
     }
+}
+
+bool nf_gemm_override_skips_gemv(void)
+{
+    for (const char *o = getenv("NSAFUSE_GEMM_PLAN"); o && *o;) {
+        if (strncmp(o, "gemv=0", 6) == 0 && (o[6] == ',' || o[6] == '\0'))
+            return true;
+        const char *comma = strchr(o, ',');
+        o = comma ? comma + 1 : NULL;
+    }
+    return false;
 }
 
 /* The plan NSAFUSE_GEMM_PLAN asks for, from the chosen one: what it leaves
@@ -350,7 +353,7 @@ nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms
      * it (T = 16384, bf16: 81.3 us against 83.0; 4096 and 8192 tied) */
     if (best.arch_specific && best.tma && best.warps == 8 && best.wm == 8) {
         best.wgmma = true;
-        best.stages = 0; /* fp32 weights split into two buffers */
+        best.stages = 0; /* fp32 weights split ahead take a second buffer */
         derive(&best);
     }
     if (best.wm >= 2 && best.wk >= 2 && best.wk <= 4 && best.mblocks * best.nblocks * best.splits <= sms) {

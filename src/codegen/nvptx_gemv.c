@@ -6,6 +6,7 @@
  * may be bf16/f16 (as x) or f32 with x widened from bf16 by a cast (the
  * fp32-weight form: plain f32 products, as an fp32 GEMM). */
 #include "codegen/codegen.h"
+#include "codegen/nvptx_gemm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,8 +39,7 @@ bool nf_nvptx_gemv_applies(const nf_fused_kernel *k, const nf_slots *s)
 {
     if (k->kind != NF_KERNEL_GEMM || !s->aligned16 || k->gemm->op != NF_OP_LINEAR)
         return false;
-    const char *plan = getenv("NSAFUSE_GEMM_PLAN"); /* tuning: gemv=0 sends it to the tensor cores */
-    if (plan && strstr(plan, "gemv=0"))
+    if (nf_gemm_override_skips_gemv())
         return false;
     const nf_value *x = x_source(k), *w = k->b.source;
     if (!x || w != k->gemm->args[1])
