@@ -82,6 +82,7 @@ typedef struct variant {
     double first_ms, host_us, rel_err;
     bench_times t;
     nf_tensor out_host; /* the whole output, read back */
+    bool unstable;      /* the output after the timed calls differs from the first call's */
     const char *check;  /* "PASS", "FAIL", "-" */
 } variant;
 
@@ -343,6 +344,18 @@ static nf_status read_back(const nf_tensor *dev, nf_tensor *host, nf_error *err)
     return nf_device_copy(host->data, NF_DEVICE_HOST, dev->data, dev->device, tensor_bytes(dev), err);
 }
 
+/* Whether the output after the timed calls is bit for bit the first
+ * call's: the kernels are deterministic, and a later launch (its split-K
+ * counters some launches further on) must compute the same. */
+static nf_status same_as_first(const nf_tensor *dev, const nf_tensor *first, bool *same, nf_error *err)
+{
+    nf_tensor now;
+    nf_status s = read_back(dev, &now, err);
+    *same = s == NF_OK && memcmp(now.data, first->data, tensor_bytes(dev)) == 0;
+    free(now.data);
+    return s;
+}
+
 /* Compiles, runs once on poisoned output (the first call: compile + load +
  * run), reads the output back, then times. */
 static nf_status compile_and_time(const bench_opts *o, bench_clock *c, const nf_graph *g, const hg_inputs *in,
@@ -374,6 +387,10 @@ static nf_status compile_and_time(const bench_opts *o, bench_clock *c, const nf_
         s = host_cost(c, &r, &v->host_us, err);
     if (s == NF_OK)
         s = nf_device_synchronize(o->device, err);
+    bool same = true;
+    if (s == NF_OK)
+        s = same_as_first(&r.out, &v->out_host, &same, err);
+    v->unstable = !same;
     if (r.k)
         nf_kernel_get_stats(r.k, &v->stats);
     nf_kernel_free(r.k);
@@ -453,6 +470,11 @@ static nf_status bench_case(const bench_opts *o, bench_clock *c, const nf_graph 
                 vs[i].check = "FAIL";
                 fprintf(stderr, "check: %s T=%lld %s: relative error vs float64 %.3g is above %g\n", f->graph,
                         (long long)t, vs[i].label, vs[i].rel_err, MAX_REL_ERR);
+            }
+            if (vs[i].unstable) {
+                vs[i].check = "FAIL";
+                fprintf(stderr, "check: %s T=%lld %s: the output after the timed calls differs from the first call's\n",
+                        f->graph, (long long)t, vs[i].label);
             }
             *failed = *failed || strcmp(vs[i].check, "FAIL") == 0;
         }

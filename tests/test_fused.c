@@ -43,7 +43,7 @@ static size_t tensor_bytes(const nf_tensor *t) { return (size_t)nf_tensor_numel(
 /* Copies host tensors to the GPU, runs, copies the outputs back. */
 static nf_status run_on_gpu(nf_kernel *k, const nf_tensor *ins, int np, const nf_tensor *outs, int no, nf_error *err)
 {
-    nf_tensor din[8], dout[8];
+    nf_tensor din[8] = {0}, dout[8] = {0};
     nf_status st = NF_OK;
     int n_in = 0, n_out = 0;
     for (; n_in < np && !st; n_in++) {
@@ -347,7 +347,9 @@ static nf_graph *gate_graph(bool f32_weights, int64_t n, int64_t k)
  * split counts that are not powers of two (the block at z = 0 lost its share
  * of K to a ptxas miscompile before nvptx_gemm.c stopped subtracting two
  * quotients), 16-row tiles (T = 32) and 32-row ones (T = 300); wgmma
- * (sm_90a) with row tails, one and two 64-row tiles per warpgroup, split. */
+ * (sm_90a) with row tails, one and two 64-row tiles per warpgroup, split;
+ * shared split-K tails with odd splits and row tails, one whose blocks
+ * never wait. */
 static void gemm_plans_agree(void **state)
 {
     (void)state;
@@ -363,6 +365,7 @@ static void gemm_plans_agree(void **state)
         {0, 300, "wgmma=1,wm=8"}, {1, 300, "wgmma=1,wm=8"}, {0, 700, "wgmma=1,wm=8,rt=2,splits=3"},
         {1, 700, "wgmma=1,wm=8,rt=2,splits=3"}, {1, 129, "wgmma=1,wm=8,rt=1,splits=5"},
         {2, 2048, ""}, {2, 8192, ""}, /* the planner's fp32-weight tiles at N = 32 */
+        {0, 700, "wm=4,splits=7,tail=1"}, {1, 129, "wgmma=1,wm=8,rt=1,splits=5,tail=1,tail_wait=0"}, /* shared tails */
     };
     uint64_t seed = test_seed((uint64_t)time(NULL));
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -377,12 +380,76 @@ static void gemm_plans_agree(void **state)
         nf_graph_free(gates[i]);
 }
 
+/* One compiled kernel launched again and again, each time on fresh inputs:
+ * the split-K tail's counters and claims carry from launch to launch
+ * (nvptx_gemm_tail.c), so launch e must find what launch e - 1 left. The
+ * planner's shared tails (64- and 128-row tiles, fp32 weights), and one
+ * whose blocks never wait, leaving every piece to the last block. */
+static void split_tails_agree_over_launches(void **state)
+{
+    (void)state;
+    if (!gpu_target) {
+        printf("SKIP split-K tails over launches: no GPU\n");
+        return;
+    }
+    static const struct { bool f32w; int64_t t; const char *plan; } cases[] = {
+        {false, 300, ""}, {false, 2048, ""}, {true, 300, ""}, {false, 300, "tail=1,tail_wait=0"}, {false, 33, ""},
+    };
+    enum { LAUNCHES = 4 };
+    uint64_t seed = test_seed((uint64_t)time(NULL));
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        nf_graph *g = gate_graph(cases[c].f32w, 64, 7168);
+        setenv("NSAFUSE_GEMM_PLAN", cases[c].plan, 1);
+        nf_compile_options o;
+        nf_compile_options_init(&o);
+        o.target = gpu_target;
+        nf_kernel *k = NULL;
+        nf_error err = {0};
+        if (nf_compile(g, &o, &k, &err) != NF_OK)
+            fail_msg("compile: %s", err.message);
+        nf_bindings b = {.n = 1, .names = {"T"}, .sizes = {cases[c].t}};
+        for (int launch = 0; launch < LAUNCHES; launch++) {
+            host_tensor in[3], got, want;
+            nf_tensor ins[3];
+            for (int i = 0; i < 3; i++) {
+                int rank;
+                int64_t shape[NF_MAX_DIMS];
+                assert_int_equal(nf_param_shape(g, i, &b, &rank, shape, &err), NF_OK);
+                alloc_tensor(&in[i], nf_value_dtype(nf_graph_param(g, i)), rank, shape);
+                assert_int_equal(nf_tensor_fill_random(&in[i].t, (seed + c * LAUNCHES + (uint64_t)launch) * 31 + (uint64_t)i, &err), NF_OK);
+                ins[i] = in[i].t;
+            }
+            int rank;
+            int64_t shape[NF_MAX_DIMS];
+            assert_int_equal(nf_output_shape(g, 0, &b, &rank, shape, &err), NF_OK);
+            alloc_tensor(&got, NF_F32, rank, shape);
+            alloc_tensor(&want, NF_F32, rank, shape);
+            nf_tensor_fill_poison(&got.t, NULL);
+            assert_int_equal(nf_interpret(g, ins, 3, &want.t, 1, &err), NF_OK);
+            if (run_on_gpu(k, ins, 3, &got.t, 1, &err) != NF_OK)
+                fail_msg("launch %d: %s", launch, err.message);
+            char what[96];
+            snprintf(what, sizeof what, "T = %lld, plan '%s'%s, launch %d", (long long)cases[c].t, cases[c].plan,
+                     cases[c].f32w ? ", fp32 weights" : "", launch);
+            compare_outputs(g, &got, &want, 1, false, what, seed, gpu_target, false);
+            for (int i = 0; i < 3; i++)
+                free(in[i].mem);
+            free(got.mem);
+            free(want.mem);
+        }
+        nf_kernel_free(k);
+        nf_graph_free(g);
+    }
+    unsetenv("NSAFUSE_GEMM_PLAN");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(examples_fuse_to_one_kernel_and_agree),
         cmocka_unit_test(random_graphs_agree),
         cmocka_unit_test(random_gemm_graphs_agree),
+        cmocka_unit_test(split_tails_agree_over_launches),
         cmocka_unit_test(gemm_plans_agree),
     };
     return cmocka_run_group_tests(tests, find_gpu, NULL);

@@ -34,6 +34,7 @@ typedef struct plan_line {
     int tile_cols;
     int wm, wk, rows, bk, stages;
     long long smem;
+    bool shared_tail; /* the line says "shared split-K tail" */
 } plan_line;
 
 static long long ceil_div(long long a, long long b) { return (a + b - 1) / b; }
@@ -69,6 +70,8 @@ static plan_line read_plan(const char *ptx)
                      &p.rows, &p.bk, &p.stages, &p.smem);
     if (got != 14)
         fail_msg("unreadable plan line: %.200s", at);
+    const char *shared = strstr(at, ", shared split-K tail"), *end = strchr(at, '\n');
+    p.shared_tail = shared && (!end || shared < end);
     return p;
 }
 
@@ -122,7 +125,7 @@ static void the_measured_plans(void **state)
     static const struct { int form; int64_t t; long long rows; int cols; long long splits; int warps; } best[] = {
         /* up to 8 row tiles: 16 x 16 tiles (16 x 32 past 4), K split into even shares of 2-4 stages */
         {0, 16, 16, 16, 28, 8},   {0, 32, 16, 16, 14, 8},  {0, 64, 16, 16, 14, 8}, {0, 128, 16, 32, 14, 8},
-        {0, 512, 32, 64, 16, 8},  {0, 2048, 64, 64, 8, 8}, {0, 2600, 64, 64, 4, 8}, {0, 3500, 64, 64, 2, 8}, {0, 8192, 32, 64, 1, 8}, {0, 16384, 128, 64, 1, 8},
+        {0, 512, 64, 64, 16, 8},  {0, 2048, 64, 64, 8, 8}, {0, 2600, 64, 64, 4, 8}, {0, 3500, 64, 64, 2, 8}, {0, 8192, 32, 64, 1, 8}, {0, 16384, 128, 64, 1, 8},
         {2, 32, 16, 16, 14, 8},   {2, 128, 16, 32, 14, 8},
         {2, 2048, 128, 64, 8, 8}, {2, 8192, 256, 64, 4, 8}, {2, 16384, 256, 64, 2, 8}, /* fp32 weights: two row tiles a warp */
     };
@@ -164,7 +167,8 @@ static void wgmma_only_for_sm90a(void **state)
 {
     (void)state;
     static const struct { int form; int64_t t; long long rows, splits; bool wgmma; } cases[] = {
-        {0, 16384, 128, 1, true}, {0, 32, 16, 14, false}, {0, 8192, 32, 1, false},
+        {0, 16384, 128, 1, true}, {0, 32, 16, 14, false}, {0, 8192, 32, 1, false}, {0, 512, 64, 16, false},
+        {0, 1024, 128, 16, true}, {0, 2048, 128, 8, true}, {0, 4096, 128, 4, true},
         {2, 512, 128, 16, true},  {2, 2048, 128, 8, true},  {2, 8192, 256, 4, true}, {2, 16384, 256, 2, true},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
@@ -172,7 +176,7 @@ static void wgmma_only_for_sm90a(void **state)
             char *ptx = NULL;
             ptx_for(cases[i].form, arch ? "sm_90a" : "sm_90", cases[i].t, 64, 7168, &ptx);
             plan_line p = read_plan(ptx);
-            bool noted = strstr(ptx, ", wgmma\n") != NULL, issued = strstr(ptx, "wgmma.mma_async") != NULL;
+            bool noted = strstr(ptx, ", wgmma\n") || strstr(ptx, ", wgmma,"), issued = strstr(ptx, "wgmma.mma_async") != NULL;
             bool want = arch && cases[i].wgmma;
             if (noted != want || issued != want)
                 fail_msg("T = %lld form %d on %s: wgmma %s (plan line %s), want %s", (long long)cases[i].t,
@@ -183,6 +187,32 @@ static void wgmma_only_for_sm90a(void **state)
                          (long long)cases[i].t, cases[i].form, p.tile_rows, p.splits, cases[i].rows, cases[i].splits);
             free(ptx);
         }
+}
+
+/* The split-K tail is shared by a tile's blocks (nvptx_gemm_tail.c) where
+ * the tile is 64 x 64 to 128 x 64 and split 4 ways or more, the grid all on
+ * the GPU at once; elsewhere the last block sums it. tail=0|1 overrides. */
+static void shared_tails_where_they_pay(void **state)
+{
+    (void)state;
+    static const struct { int form; int64_t t; const char *plan; bool shared; } cases[] = {
+        {0, 16, "", false},   {0, 128, "", false},  {0, 300, "", true},       {0, 512, "", true},
+        {0, 2048, "", true},  {0, 4096, "", true},  {0, 8192, "", false},     {2, 300, "", true},
+        {2, 2048, "", true},  {2, 8192, "", false}, {0, 2048, "tail=0", false}, {0, 16, "tail=1", true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        setenv("NSAFUSE_GEMM_PLAN", cases[i].plan, 1);
+        char *ptx = NULL;
+        ptx_for(cases[i].form, "sm_90a", cases[i].t, 64, 7168, &ptx);
+        plan_line p = read_plan(ptx);
+        bool waits = strstr(ptx, "%globaltimer") != NULL, claims = strstr(ptx, "atom.global.max.u64") != NULL;
+        if (p.shared_tail != cases[i].shared || waits != cases[i].shared || claims != cases[i].shared)
+            fail_msg("T = %lld form %d, plan '%s' (%lld x %d x %lld): tail %s (waits: %d, claims: %d), want %s",
+                     (long long)cases[i].t, cases[i].form, cases[i].plan, p.tile_rows, p.tile_cols, p.splits,
+                     p.shared_tail ? "shared" : "by the last block", waits, claims, cases[i].shared ? "shared" : "by the last block");
+        free(ptx);
+    }
+    unsetenv("NSAFUSE_GEMM_PLAN");
 }
 
 /* The fp32-weight tiles at N = 32 (smaller models, K = 2560) too: the
@@ -254,6 +284,7 @@ int main(void)
         cmocka_unit_test(sm80_copies_with_cp_async),
         cmocka_unit_test(wgmma_only_for_sm90a),
         cmocka_unit_test(fp32_weight_tiles_at_n32),
+        cmocka_unit_test(shared_tails_where_they_pay),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

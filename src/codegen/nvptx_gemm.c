@@ -8,9 +8,8 @@
  * fragment feeds two mma) and each stage's k16 steps (wk).
  *  - direct (wk = 1, one block over K): the epilogue runs on the registers;
  *  - reduce: warp partials meet in shared memory; with split-K, block
- *    partials go to a workspace and the last block of a tile (an atomic
- *    counter, reset by that block for the next launch) sums them in split
- *    order — deterministic — and applies the epilogue exactly once. */
+ *    partials go to a workspace, summed in split order (deterministic) by
+ *    the tile's blocks (nvptx_gemm_tail.c), the epilogue applied exactly once. */
 #include "codegen/nvptx_gemm_gen.h"
 
 #include <stdio.h>
@@ -273,8 +272,7 @@ static void pipeline_wgmma(gen *g, frag *f, LLVMValueRef first, LLVMValueRef cou
 
 /* ---- epilogues ------------------------------------------------------------ */
 
-/* Stores every output at element (m, n) of the GEMM when both are in range. */
-static void epilogue_at(gen *g, LLVMValueRef m, LLVMValueRef n, LLVMValueRef acc)
+void nf_gemm_epilogue_at(gen *g, LLVMValueRef m, LLVMValueRef n, LLVMValueRef acc)
 {
     LLVMValueRef ok = LLVMBuildAnd(g->b, lt(g, m, c64(g, g->p.M)), lt(g, n, c64(g, g->p.N)), "");
     LLVMBasicBlockRef join = if_begin(g, ok);
@@ -312,7 +310,7 @@ static void emit_direct(gen *g, frag *f)
     FOR_ACC(g, r, j, i) {
         LLVMValueRef row, col;
         fragment_coords(g, r, j, i, &row, &col);
-        epilogue_at(g, add(g, g->m_block0, row), add(g, g->n0, col), f->acc[r][j][i]);
+        nf_gemm_epilogue_at(g, add(g, g->m_block0, row), add(g, g->n0, col), f->acc[r][j][i]);
     }
 }
 
@@ -347,57 +345,9 @@ static void loop_close(gen *g, simple_loop *l)
     LLVMPositionBuilderAtEnd(g->b, l->done);
 }
 
-static LLVMValueRef f32_at(gen *g, LLVMValueRef base, LLVMValueRef index)
-{
-    return LLVMBuildGEP2(g->b, g->f32, base, &index, 1, "");
-}
-
-static unsigned gpu_scope(gen *g) { return LLVMGetSyncScopeID(g->c, "device", 6); }
-
-/* The last block of a tile: element e = tid + i * threads of the tile is the
- * sum of its splits' partials in split order (deterministic), then the
- * epilogue. The partials were written by other blocks: relaxed gpu-scope
- * loads read them from L2, never from a stale line of this SM's L1. The
- * code is straight-line, every load of a batch issued before the first add
- * waits, so the tail costs a few L2 round trips, not one per element. */
-static void sum_splits(gen *g, int64_t tile, LLVMValueRef tile_id, LLVMValueRef scratch)
-{
-    const nf_gemm_plan *p = &g->p;
-    enum { MAX_BATCH = 64 }; /* partials in registers at once */
-    int64_t threads = nf_gemm_threads(p), iters = (tile + threads - 1) / threads;
-    bool ragged = tile % threads != 0; /* a 16 x 16 tile over 512 threads */
-    int64_t batch = MAX_BATCH / p->splits > 0 ? MAX_BATCH / p->splits : 1;
-    for (int64_t i0 = 0; i0 < iters; i0 += batch) {
-        int64_t n = iters - i0 < batch ? iters - i0 : batch;
-        LLVMValueRef sums[MAX_BATCH];
-        for (int64_t i = 0; i < n; i++) {
-            LLVMValueRef e = add(g, g->tid, c64(g, (i0 + i) * threads));
-            if (ragged) /* past the tile: read element 0 again, store nothing */
-                e = LLVMBuildSelect(g->b, lt(g, e, c64(g, tile)), e, c64(g, 0), "");
-            sums[i] = NULL;
-            for (int64_t sp = 0; sp < p->splits; sp++) {
-                LLVMValueRef at = add(g, mul(g, add(g, c64(g, sp * p->mblocks * p->nblocks), tile_id), c64(g, tile)), e);
-                LLVMValueRef v = LLVMBuildLoad2(g->b, g->f32, f32_at(g, scratch, at), "");
-                LLVMSetOrdering(v, LLVMAtomicOrderingMonotonic);
-                LLVMSetAtomicSyncScopeID(v, gpu_scope(g));
-                LLVMSetAlignment(v, 4);
-                sums[i] = sums[i] ? LLVMBuildFAdd(g->b, sums[i], v, "") : v;
-            }
-        }
-        for (int64_t i = 0; i < n; i++) {
-            LLVMValueRef e = add(g, g->tid, c64(g, (i0 + i) * threads));
-            LLVMValueRef r = LLVMBuildUDiv(g->b, e, c64(g, p->bn_rows), "");
-            LLVMValueRef col = LLVMBuildURem(g->b, e, c64(g, p->bn_rows), "");
-            LLVMBasicBlockRef join = if_begin(g, lt(g, e, c64(g, tile)));
-            epilogue_at(g, add(g, g->m_block0, r), add(g, g->n0, col), sums[i]);
-            if_end(g, join);
-        }
-    }
-}
-
 /* The block's tile summed over its wk warps (shared memory, fixed order),
  * then, without split-K, the epilogue; with it, the partial to the
- * workspace and the last block of the tile sums the splits. */
+ * workspace, and the tile's splits are summed (nf_gemm_split_tail). */
 static void emit_reduce(gen *g, frag *f, LLVMValueRef mblock, LLVMValueRef nblock, LLVMValueRef split,
                         LLVMValueRef scratch)
 {
@@ -426,7 +376,7 @@ static void emit_reduce(gen *g, frag *f, LLVMValueRef mblock, LLVMValueRef nbloc
             sum = sum ? LLVMBuildFAdd(g->b, sum, v, "") : v;
         }
         if (p->splits == 1)
-            epilogue_at(g, add(g, g->m_block0, r), add(g, g->n0, n), sum);
+            nf_gemm_epilogue_at(g, add(g, g->m_block0, r), add(g, g->n0, n), sum);
         else
             LLVMBuildStore(g->b, sum, f32_at(g, scratch, add(g, ws_tile, l.e)));
     }
@@ -434,38 +384,7 @@ static void emit_reduce(gen *g, frag *f, LLVMValueRef mblock, LLVMValueRef nbloc
     if (p->splits == 1)
         return;
 
-    /* the last block of this tile to finish sums the splits */
-    LLVMValueRef flag = LLVMGetNamedGlobal(g->m, "nf_gemm_last");
-    if (!flag) {
-        flag = LLVMAddGlobalInAddressSpace(g->m, g->i32, "nf_gemm_last", ADDR_SHARED);
-        LLVMSetInitializer(flag, LLVMGetUndef(g->i32));
-        LLVMSetLinkage(flag, LLVMInternalLinkage);
-    }
-    /* The barrier orders every thread's partial before thread 0's
-     * release-acquire increment (cumulative at gpu scope), and that
-     * increment before the last block's reads: one fence for the block, not
-     * one per thread. */
-    barrier(g);
-    LLVMValueRef counter = LLVMBuildGEP2(g->b, g->i32, f32_at(g, scratch, c64(g, p->splits * p->mblocks * p->nblocks * tile)),
-                                         &tile_id, 1, "");
-    LLVMBasicBlockRef join0 = if_begin(g, LLVMBuildICmp(g->b, LLVMIntEQ, g->tid, c64(g, 0), ""));
-    /* explicit fences: LLVM 22's NVPTX emits a plain atom for an acq_rel atomicrmw */
-    LLVMBuildFenceSyncScope(g->b, LLVMAtomicOrderingAcquireRelease, gpu_scope(g), "");
-    LLVMValueRef old = LLVMBuildAtomicRMWSyncScope(g->b, LLVMAtomicRMWBinOpAdd, counter, c32(g, 1),
-                                                   LLVMAtomicOrderingMonotonic, gpu_scope(g));
-    LLVMBuildFenceSyncScope(g->b, LLVMAtomicOrderingAcquireRelease, gpu_scope(g), "");
-    LLVMBuildStore(g->b, LLVMBuildZExt(g->b, LLVMBuildICmp(g->b, LLVMIntEQ, old, c32(g, (int)p->splits - 1), ""), g->i32, ""),
-                   flag);
-    if_end(g, join0);
-    barrier(g);
-    LLVMValueRef last = LLVMBuildLoad2(g->b, g->i32, flag, "");
-    LLVMBasicBlockRef join1 = if_begin(g, LLVMBuildICmp(g->b, LLVMIntNE, last, c32(g, 0), ""));
-    sum_splits(g, tile, tile_id, scratch);
-    LLVMBasicBlockRef join2 = if_begin(g, LLVMBuildICmp(g->b, LLVMIntEQ, g->tid, c64(g, 0), ""));
-    LLVMValueRef reset = LLVMBuildStore(g->b, c32(g, 0), counter); /* ready for the next launch */
-    LLVMSetVolatile(reset, 1);
-    if_end(g, join2);
-    if_end(g, join1);
+    nf_gemm_split_tail(g, tile_id, split, scratch);
 }
 
 /* The block's dynamic shared memory (one symbol for every kernel of the module). */
@@ -492,13 +411,14 @@ nf_status nf_nvptx_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan 
     g.f32 = LLVMFloatTypeInContext(g.c);
     g.p = nf_gemm_choose(k, s, sms, t);
     g.ntiles = g.p.bn_rows / 8;
-    char note[256]; /* the tiling, for readers of the PTX */
+    char note[320]; /* the tiling, for readers of the PTX */
     snprintf(note, sizeof note,
              "// nf_k%d: gemm %lldx%lldx%lld, blocks %lld x %lld x %lld (split-K) of %lld x %d, warps %d x %d of %d rows each, "
-             "%d-column stages x %d, %lld bytes of shared memory%s%s\n",
+             "%d-column stages x %d, %lld bytes of shared memory%s%s%s\n",
              index, (long long)g.p.M, (long long)g.p.N, (long long)g.p.K, (long long)g.p.mblocks, (long long)g.p.nblocks,
              (long long)g.p.splits, (long long)nf_gemm_block_rows(&g.p), g.p.bn_rows, g.p.wm, g.p.wk, nf_gemm_warp_rows(&g.p), g.p.bk, g.p.stages, (long long)g.p.smem_bytes,
-             g.p.a_evict_first ? ", A evict-first in L2" : "", g.p.wgmma ? ", wgmma" : "");
+             g.p.a_evict_first ? ", A evict-first in L2" : "", g.p.wgmma ? ", wgmma" : "",
+             g.p.shared_tail ? ", shared split-K tail" : "");
     LLVMAppendModuleInlineAsm(m, note, strlen(note));
     LLVMValueRef fn = nf_gpu_kernel_function_maps(t, m, index, s, g.p.tma ? 2 : 0, err);
     if (!fn)

@@ -10,6 +10,7 @@ enum {
     NF_GEMM_MAX_WARPS = 16, /* a block is 8 or 16 warps */
     NF_GEMM_BN = 64,        /* columns of a block tile, at most */
     NF_GEMM_TMA_COLS = 64,  /* K columns of a TMA box: 128 bytes, the 128-byte swizzle's row */
+    NF_GEMM_SHARED_TAIL_SPLITS = 64, /* the most splits a shared tail cuts a tile among */
 };
 
 /* One GEMM's tiling. A block owns BM = 16 * rt * wm rows and up to 64 columns
@@ -37,11 +38,18 @@ typedef struct nf_gemm_plan {
     int64_t stage_bytes;  /* A + B of one stage */
     int64_t conv_bytes;   /* split_b: the three bf16 terms of one stage's B */
     int64_t smem_bytes;   /* dynamic shared memory of a block */
+    /* split-K: every block of a tile sums one piece of it once all have
+     * arrived (the grid fits on the GPU at once), not the last block all of
+     * it (nvptx_gemm_tail.c); a block waits for the others at most
+     * tail_wait_us before it leaves its piece to the last block */
+    bool shared_tail;
+    int tail_wait_us;
 } nf_gemm_plan;
 
 /* The plan for this signature on a GPU with `sms` multiprocessors for
  * target t (sm_80, sm_90, sm_90a). The environment variable
- * NSAFUSE_GEMM_PLAN="warps=8,wm=W,rt=R,splits=S,bn=C,stages=N,tma=B,evict_first=B,wgmma=B" (any subset)
+ * NSAFUSE_GEMM_PLAN="warps=8,wm=W,rt=R,splits=S,bn=C,stages=N,tma=B,evict_first=B,wgmma=B,
+ * tail=B,tail_wait=US" (any subset)
  * overrides the choice, for tuning; kernel.c adds it to the disk cache key. */
 nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms, const nf_target *t);
 
@@ -75,5 +83,20 @@ bool nf_gemm_override_skips_gemv(void);
 
 /* Whether the grid needs the workspace and the in-block reduction. */
 static inline bool nf_gemm_direct(const nf_gemm_plan *p) { return p->wk == 1 && p->splits == 1; }
+
+/* Elements of one block's tile. */
+static inline int64_t nf_gemm_tile_elems(const nf_gemm_plan *p) { return nf_gemm_block_rows(p) * p->bn_rows; }
+
+/* The split-K workspace: the partial tiles, [split][tile][element] floats,
+ * then one counter per tile (u32; u64 with a shared tail, followed by
+ * one u64 claim per piece of each tile). Zeroed once by the runtime. */
+static inline size_t nf_gemm_scratch_bytes(const nf_gemm_plan *p)
+{
+    if (p->splits == 1)
+        return 0;
+    int64_t tiles = p->mblocks * p->nblocks;
+    size_t partials = (size_t)(p->splits * tiles * nf_gemm_tile_elems(p)) * 4;
+    return partials + (p->shared_tail ? (size_t)(tiles * (1 + p->splits)) * 8 : (size_t)tiles * 4);
+}
 
 #endif

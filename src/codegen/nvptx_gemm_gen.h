@@ -60,6 +60,13 @@ static inline LLVMValueRef shared_at(gen *g, LLVMValueRef base, LLVMValueRef off
     return LLVMBuildGEP2(g->b, g->i8, base, &offset, 1, "");
 }
 
+static inline LLVMValueRef f32_at(gen *g, LLVMValueRef base, LLVMValueRef index)
+{
+    return LLVMBuildGEP2(g->b, g->f32, base, &index, 1, "");
+}
+
+static inline unsigned gpu_scope(gen *g) { return LLVMGetSyncScopeID(g->c, "device", 6); }
+
 static inline LLVMBasicBlockRef if_begin(gen *g, LLVMValueRef cond) { return nf_emit_if_begin(g->b, g->fn, cond); }
 static inline void if_end(gen *g, LLVMBasicBlockRef join) { nf_emit_if_end(g->b, join); }
 
@@ -79,6 +86,15 @@ void nf_gemm_wait_stage(gen *g, LLVMValueRef it, int pending);
 void nf_gemm_init_barriers(gen *g);
 /* fp32 weights: the stage's f32 tile at src as three bf16 term tiles at conv. */
 void nf_gemm_convert_stage(gen *g, LLVMValueRef src, LLVMValueRef conv);
+
+/* ---- the epilogue and the split-K tail ------------------------------------ */
+
+/* Stores every output at element (m, n) of the GEMM when both are in range. */
+void nf_gemm_epilogue_at(gen *g, LLVMValueRef m, LLVMValueRef n, LLVMValueRef acc);
+/* After this block's partial tile reached the workspace (every thread's
+ * stores issued): the tile's sum over its splits and the epilogue, exactly
+ * once per element (nvptx_gemm_tail.c). */
+void nf_gemm_split_tail(gen *g, LLVMValueRef tile_id, LLVMValueRef split, LLVMValueRef scratch);
 
 /* ---- computing a stage on sm_90's warpgroup MMA (nvptx_gemm_wgmma.c) ---- */
 

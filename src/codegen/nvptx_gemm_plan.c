@@ -104,8 +104,10 @@ static double cost_us(const nf_gemm_plan *p, int sms)
     return t;
 }
 
-static void parse_override(nf_gemm_plan *p, const char *text)
+/* *tail: -1 when the text does not say tail=0|1 */
+static void parse_override(nf_gemm_plan *p, const char *text, int *tail)
 {
+    *tail = -1;
     while (text && *text) {
         int v = 0, used = 0;
         if (sscanf(text, "wm=%d%n", &v, &used) == 1 && (v == 1 || v == 2 || v == 4 || v == 8 || v == 16))
@@ -126,6 +128,10 @@ static void parse_override(nf_gemm_plan *p, const char *text)
             p->a_evict_first = v && p->tma;
         else if (sscanf(text, "wgmma=%d%n", &v, &used) == 1 && (v == 0 || v == 1))
             p->wgmma = v;
+        else if (sscanf(text, "tail=%d%n", &v, &used) == 1 && (v == 0 || v == 1))
+            *tail = v;
+        else if (sscanf(text, "tail_wait=%d%n", &v, &used) == 1 && v >= 0)
+            p->tail_wait_us = v;
         const char *comma = strchr(text, ',');
         text = comma ? comma + 1 : NULL;
     }
@@ -142,13 +148,34 @@ bool nf_gemm_override_skips_gemv(void)
     return false;
 }
 
+/* The split-K tail (nvptx_gemm_tail.c). Shared by the tile's blocks where
+ * the whole grid is on the GPU at once, so that a block waiting for the
+ * others never keeps one of them from starting (two blocks an SM at most,
+ * one where a block may take more shared memory or registers than half the
+ * SM's). A block waits 20 us at most: far more than the blocks of one wave
+ * drift apart, and a bound where another grid holds some SMs. H100, head
+ * gate, bf16, us (the last block summing all of it): T = 32 ..., 128 ...,
+ * 512 ..., 2048 ... */
+static void choose_tail(nf_gemm_plan *p, int sms, int want)
+{
+    int per_sm = nf_gemm_alone(p) || p->rt == 2 ? 1 : 2;
+    bool fits = p->mblocks * p->nblocks * p->splits <= (int64_t)sms * per_sm;
+    bool worth = nf_gemm_tile_elems(p) >= 64 * 64 && nf_gemm_tile_elems(p) <= 128 * 64 && p->splits >= 4;
+    p->shared_tail = p->splits > 1 && p->splits <= NF_GEMM_SHARED_TAIL_SPLITS && fits && (want == 1 || (want < 0 && worth));
+    if (!p->shared_tail || p->tail_wait_us < 0)
+        p->tail_wait_us = p->shared_tail ? 20 : 0;
+}
+
 /* The plan NSAFUSE_GEMM_PLAN asks for, from the chosen one: what it leaves
  * out is 8 warps, the chosen row tiles, wm and splits; or `chosen` itself. */
-static nf_gemm_plan override_plan(nf_gemm_plan base, nf_gemm_plan chosen)
+static nf_gemm_plan override_plan(nf_gemm_plan base, nf_gemm_plan chosen, int sms)
 {
     const char *o = getenv("NSAFUSE_GEMM_PLAN");
-    if (!o || !*o)
+    if (!o || !*o) {
+        chosen.tail_wait_us = -1;
+        choose_tail(&chosen, sms, -1);
         return chosen;
+    }
     nf_gemm_plan p = base;
     p.warps = 8;
     p.wm = chosen.wm;
@@ -156,7 +183,9 @@ static nf_gemm_plan override_plan(nf_gemm_plan base, nf_gemm_plan chosen)
     p.splits = chosen.splits;
     p.bn_rows = chosen.bn_rows;
     p.wgmma = chosen.wgmma;
-    parse_override(&p, o);
+    p.tail_wait_us = -1;
+    int tail;
+    parse_override(&p, o, &tail);
     if (p.bn_rows > base.bn_rows)
         p.bn_rows = base.bn_rows;
     if (p.warps == 16) /* 512 threads leave 128 registers: one row tile */
@@ -168,6 +197,7 @@ static nf_gemm_plan override_plan(nf_gemm_plan base, nf_gemm_plan chosen)
     /* wgmma: two warpgroups over the rows, no K split inside the block */
     p.wgmma = p.wgmma && p.arch_specific && p.tma && p.warps == 8 && p.wm == 8;
     derive(&p);
+    choose_tail(&p, sms, tail);
     return p;
 }
 
@@ -213,6 +243,51 @@ static bool small_grid(nf_gemm_plan base, int sms, nf_gemm_plan *out)
     p.stages = 0; /* again, for this K range */
     derive(&p);
     if (p.smem_bytes > smem_budget(&p) && tiles * splits > sms)
+        return false;
+    *out = p;
+    return true;
+}
+
+/* 16-bit weights with TMA, a grid of 5 to sms / 4 tiles: split K until the
+ * grid has the most blocks up to one an SM, the tile's splits sharing the
+ * tail (nvptx_gemm_tail.c), so that a taller tile no longer means one block
+ * reading back more partials. Fewer than 8 tiles of 128 rows (T <= 896):
+ * 64-row tiles and at most 16 splits; more (T = 897..4224), on sm_90a,
+ * 128-row wgmma tiles. H100, head
+ * gate, bf16, us (the plans before: the search, and mid_grid's): T = 300
+ * 7.15 (8.85), 512 7.43 (7.71), 1024 8.73 (9.18), 1500 10.22 (12.26), 2048
+ * 11.62 (13.4), 2600 18.80 (21.0), 3000 20.88 (21.9), 4096 26.1 (26.0).
+ * Measured and not taken: 128-row tiles at T = 512 (x 32 splits 7.82, x 16
+ * 8.08), 64-row ones at 1024 (x 8, 9.73). */
+static bool shared_tail_grid(nf_gemm_plan base, int sms, nf_gemm_plan *out)
+{
+    enum { MIN_TILES = 5, MIN_WGMMA_TILES = 8, MAX_SPLITS = 16 };
+    if (base.split_b || !base.tma)
+        return false;
+    nf_gemm_plan p = base;
+    p.warps = 8;
+    p.rt = 1;
+    p.splits = 1;
+    p.wm = 8;
+    p.wgmma = base.arch_specific;
+    derive(&p);
+    if (p.mblocks * p.nblocks < MIN_WGMMA_TILES) {
+        p.wm = 4;
+        p.wgmma = false;
+        derive(&p);
+    } else if (!p.wgmma) {
+        return false;
+    }
+    int64_t tiles = p.mblocks * p.nblocks;
+    if (tiles < MIN_TILES || 4 * tiles > sms)
+        return false;
+    p.splits = sms / tiles;
+    if (!p.wgmma && p.splits > MAX_SPLITS)
+        p.splits = MAX_SPLITS;
+    p.stages = 0; /* again, for this K range */
+    derive(&p);
+    choose_tail(&p, sms, -1);
+    if (!p.shared_tail || p.smem_bytes > smem_budget(&p))
         return false;
     *out = p;
     return true;
@@ -265,10 +340,13 @@ nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms
     base.bn_rows = base.N >= NF_GEMM_BN ? NF_GEMM_BN : (int)ceil_div(base.N, 16) * 16;
     nf_gemm_plan small;
     if (small_grid(base, sms, &small))
-        return override_plan(base, small);
+        return override_plan(base, small, sms);
+    nf_gemm_plan shared;
+    if (shared_tail_grid(base, sms, &shared))
+        return override_plan(base, shared, sms);
     nf_gemm_plan mid;
     if (mid_grid(base, sms, &mid))
-        return override_plan(base, mid);
+        return override_plan(base, mid, sms);
     nf_gemm_plan best = {0};
     double best_cost = 0;
     /* The search tries powers of two (any count works: test_fused). */
@@ -343,7 +421,7 @@ nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms
      * (96 blocks) 25.2 us, 128 x 32 x 5 (120) 21.2; 3000 128 x 64 x 4 35.7,
      * x 5 32.1 */
     if (tall.wm)
-        return override_plan(base, tall);
+        return override_plan(base, tall, sms);
     /* Measured on the H100 (scripts/gemm-sweep.sh, head gate): when the grid
      * is one block per SM and the block's warps already split K, twice the
      * warps (splitting K twice as finely) hide more latency: T = 512, 2048,
@@ -364,7 +442,7 @@ nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms
         if (p.smem_bytes <= smem_budget(&p))
             best = p;
     }
-    return override_plan(base, best);
+    return override_plan(base, best, sms);
 }
 
 int nf_nvptx_sm(const nf_target *t) { return t->cpu && strncmp(t->cpu, "sm_", 3) == 0 ? atoi(t->cpu + 3) : 0; }
@@ -384,10 +462,7 @@ void nf_nvptx_gemm_launch(const nf_target *t, const nf_fused_kernel *k, const nf
     l->block[0] = (unsigned)nf_gemm_threads(&p);
     l->block[1] = l->block[2] = 1;
     l->shared_bytes = (unsigned)p.smem_bytes;
-    if (p.splits > 1) {
-        int64_t tile = nf_gemm_block_rows(&p) * p.bn_rows;
-        l->scratch_bytes = (size_t)(p.splits * p.mblocks * p.nblocks * tile) * 4 + (size_t)(p.mblocks * p.nblocks) * 4;
-    }
+    l->scratch_bytes = nf_gemm_scratch_bytes(&p);
     if (p.tma) {
         const nf_value *a = k->a.source, *b = k->b.source;
         const nf_layout *la = nf_slots_layout(s, a), *lb = nf_slots_layout(s, b);

@@ -26,7 +26,7 @@ struct nf_gpu_code {
     void *module;
     void **fns;
     nf_launch *launch;
-    void **scratch;  /* by kernel: zeroed once, kept zero by the kernels that use it */
+    void **scratch;  /* by kernel: zeroed once; the kernels keep what the next launch expects there */
     void **temps;    /* by slot; temporaries live as long as the signature */
     int n_slots, n_kernels;
     bool from_disk;  /* loaded from the disk cache: no LLVM, no JIT */
