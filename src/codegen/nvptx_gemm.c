@@ -352,9 +352,27 @@ static void emit_reduce(gen *g, frag *f, LLVMValueRef mblock, LLVMValueRef nbloc
                         LLVMValueRef scratch)
 {
     const nf_gemm_plan *p = &g->p;
+    int64_t bn = p->bn_rows, tile = nf_gemm_block_rows(p) * bn;
+    LLVMValueRef tile_id = add(g, mul(g, mblock, c64(g, p->nblocks)), nblock);
+    /* workspace: [split][tile][block rows * bn] floats (then the tail's words) */
+    LLVMValueRef ws_tile = mul(g, add(g, mul(g, split, c64(g, p->mblocks * p->nblocks)), tile_id), c64(g, tile));
+    if (p->wk == 1) { /* one warp a row tile: its fragments are the partial, two columns a store */
+        LLVMTypeRef v2 = LLVMVectorType(g->f32, 2);
+        FOR_ACC(g, r, j, i) {
+            if (i % 2)
+                continue;
+            LLVMValueRef row, col;
+            fragment_coords(g, r, j, i, &row, &col);
+            LLVMValueRef pair = LLVMBuildInsertElement(g->b, LLVMGetUndef(v2), f->acc[r][j][i], c32(g, 0), "");
+            pair = LLVMBuildInsertElement(g->b, pair, f->acc[r][j][i + 1], c32(g, 1), "");
+            LLVMValueRef at = f32_at(g, scratch, add(g, ws_tile, add(g, mul(g, row, c64(g, bn)), col)));
+            LLVMSetAlignment(LLVMBuildStore(g->b, pair, at), 8);
+        }
+        nf_gemm_split_tail(g, tile_id, split, scratch);
+        return;
+    }
     /* the wk partials of the block's tile, sm[k group][block row][n 0..bn),
      * in the stages' memory */
-    int64_t bn = p->bn_rows, tile = nf_gemm_block_rows(p) * bn;
     LLVMValueRef sm = g->smem;
     LLVMValueRef kbase = mul(g, g->wki, c64(g, tile));
     FOR_ACC(g, r, j, i) {
@@ -364,9 +382,6 @@ static void emit_reduce(gen *g, frag *f, LLVMValueRef mblock, LLVMValueRef nbloc
     }
     barrier(g);
 
-    LLVMValueRef tile_id = add(g, mul(g, mblock, c64(g, p->nblocks)), nblock);
-    /* workspace: [split][tile][block rows * bn] floats, then one counter per tile */
-    LLVMValueRef ws_tile = mul(g, add(g, mul(g, split, c64(g, p->mblocks * p->nblocks)), tile_id), c64(g, tile));
     simple_loop l = loop_open(g, tile);
     {
         LLVMValueRef r = LLVMBuildUDiv(g->b, l.e, c64(g, bn), ""), n = LLVMBuildURem(g->b, l.e, c64(g, bn), "");

@@ -153,9 +153,17 @@ bool nf_gemm_override_skips_gemv(void)
  * others never keeps one of them from starting (two blocks an SM at most,
  * one where a block may take more shared memory or registers than half the
  * SM's). A block waits 20 us at most: far more than the blocks of one wave
- * drift apart, and a bound where another grid holds some SMs. H100, head
- * gate, bf16, us (the last block summing all of it): T = 32 ..., 128 ...,
- * 512 ..., 2048 ... */
+ * drift apart, and a bound where another grid holds some SMs. It pays for
+ * tiles of 64 x 64 to 128 x 64 split 4 ways or more. H100, head gate, us,
+ * shared / by the last block (scripts/gemm-sweep.sh): bf16 T = 2048 64 x 64
+ * x 8 12.75 / 13.63, 128 x 64 x 8 (wgmma) 11.65 / 13.30, 2600 64 x 64 x 4
+ * 20.87 / 22.98; fp32 weights T = 300 8.62 / 11.90, 512 8.61 / 10.07, 1024
+ * 13.47 / 14.24, 1500 19.79 / 21.32, 2048 19.30 / 20.49, 3000 27.50 /
+ * 32.76, 4096 32.75 / 32.25. Elsewhere the read-back is short and the wait
+ * for the counter to move costs more: T = 16 (16 x 16 x 28) 4.89 / 3.15,
+ * 128 (16 x 32 x 14) 5.95 / 4.61, 512 (32 x 64 x 16) 7.85 / 7.66, 1024
+ * (32 x 64 x 8) 9.81 / 9.27, 4096 (64 x 64 x 2) 27.19 / 25.95, fp32
+ * weights 8192 (256 x 64 x 4) 59.32 / 57.72. */
 static void choose_tail(nf_gemm_plan *p, int sms, int want)
 {
     int per_sm = nf_gemm_alone(p) || p->rt == 2 ? 1 : 2;
