@@ -53,46 +53,69 @@ static LLVMValueRef word_at(gen *g, LLVMTypeRef type, LLVMValueRef base, LLVMVal
     return LLVMBuildGEP2(g->b, type, base, &index, 1, "");
 }
 
-/* Elements first + tid + i * threads (below first + count and the tile's
- * end) of the tile: each the sum of its splits' partials in split order,
- * then the epilogue. The partials were written by other blocks: relaxed
- * gpu-scope loads read them from L2, never from a stale line of this SM's
- * L1. The code is straight-line, every load of a batch issued before the
- * first add waits, so this costs a few L2 round trips, not one an element. */
+/* Elements first + w (tid + i * threads) .. + w - 1 (below first + count
+ * and the tile's end) of the tile, w = 4 (quads, 16-byte loads) where a
+ * batch holds four splits' quads: each element the sum of its splits' partials in
+ * split order, then the epilogue. The partials were written by other
+ * blocks: volatile (relaxed, system-scope) loads read them from L2, never
+ * from a stale line of this SM's L1. The code is straight-line, every load
+ * of a batch issued before the first add waits, so this costs a few L2
+ * round trips, not one an element. first and count are multiples of w. */
 static void sum_elements(gen *g, LLVMValueRef first, int64_t count, LLVMValueRef tile_id, LLVMValueRef scratch)
 {
     const nf_gemm_plan *p = &g->p;
     enum { MAX_BATCH = 64 }; /* partials in registers at once */
-    int64_t tile = nf_gemm_tile_elems(p), threads = nf_gemm_threads(p), iters = ceil_div(count, threads);
-    bool short_pass = count % threads != 0;                /* a 16 x 16 tile over 512 threads, a piece */
+    int64_t tile = nf_gemm_tile_elems(p), threads = nf_gemm_threads(p);
+    /* quads where every thread gets one: 16-row tiles were as fast or
+     * faster with more threads each loading single elements (H100: T = 32,
+     * 16 x 16 x 14, 3.59 us in quads against 3.41) */
+    int w = 4 * p->splits <= MAX_BATCH && count % 4 == 0 && count / 4 >= threads ? 4 : 1;
+    int64_t units = count / w;
+    int64_t iters = ceil_div(units, threads);
+    bool short_pass = units % threads != 0;                       /* a 16 x 16 tile over 512 threads, a piece */
     bool past_tile = count * p->splits > tile && p->shared_tail; /* the last piece may end past the tile */
-    int64_t batch = MAX_BATCH / p->splits > 0 ? MAX_BATCH / p->splits : 1;
+    int64_t batch = MAX_BATCH / (w * p->splits) > 0 ? MAX_BATCH / (w * p->splits) : 1;
+    LLVMTypeRef vec = LLVMVectorType(g->f32, (unsigned)w);
     for (int64_t i0 = 0; i0 < iters; i0 += batch) {
         int64_t n = iters - i0 < batch ? iters - i0 : batch;
-        LLVMValueRef sums[MAX_BATCH], elems[MAX_BATCH], valid[MAX_BATCH];
+        LLVMValueRef sums[MAX_BATCH][4], elems[MAX_BATCH], valid[MAX_BATCH];
         for (int64_t i = 0; i < n; i++) {
-            LLVMValueRef off = add(g, g->tid, c64(g, (i0 + i) * threads));
-            LLVMValueRef e = add(g, first, off), ok = NULL;
+            LLVMValueRef unit = add(g, g->tid, c64(g, (i0 + i) * threads));
+            LLVMValueRef e = add(g, first, mul(g, unit, c64(g, w))), ok = NULL;
             if (short_pass)
-                ok = lt(g, off, c64(g, count));
+                ok = lt(g, unit, c64(g, units));
             if (past_tile)
                 ok = ok ? LLVMBuildAnd(g->b, ok, lt(g, e, c64(g, tile)), "") : lt(g, e, c64(g, tile));
             elems[i] = e;
             valid[i] = ok ? ok : lt(g, e, c64(g, tile));
             if (ok) /* outside: read element 0 again, store nothing */
                 e = LLVMBuildSelect(g->b, ok, e, c64(g, 0), "");
-            sums[i] = NULL;
+            for (int k = 0; k < w; k++)
+                sums[i][k] = NULL;
             for (int64_t sp = 0; sp < p->splits; sp++) {
                 LLVMValueRef at = add(g, mul(g, add(g, c64(g, sp * p->mblocks * p->nblocks), tile_id), c64(g, tile)), e);
-                LLVMValueRef v = atomic_load(g, g->f32, f32_at(g, scratch, at), 4);
-                sums[i] = sums[i] ? LLVMBuildFAdd(g->b, sums[i], v, "") : v;
+                LLVMValueRef v;
+                if (w == 1) {
+                    v = atomic_load(g, g->f32, f32_at(g, scratch, at), 4);
+                } else {
+                    v = LLVMBuildLoad2(g->b, vec, f32_at(g, scratch, at), "");
+                    LLVMSetVolatile(v, 1);
+                    LLVMSetAlignment(v, 16);
+                }
+                for (int k = 0; k < w; k++) {
+                    LLVMValueRef x = w == 1 ? v : LLVMBuildExtractElement(g->b, v, c32(g, k), "");
+                    sums[i][k] = sums[i][k] ? LLVMBuildFAdd(g->b, sums[i][k], x, "") : x;
+                }
             }
         }
         for (int64_t i = 0; i < n; i++) {
-            LLVMValueRef r = LLVMBuildUDiv(g->b, elems[i], c64(g, p->bn_rows), "");
-            LLVMValueRef col = LLVMBuildURem(g->b, elems[i], c64(g, p->bn_rows), "");
             LLVMBasicBlockRef join = if_begin(g, valid[i]);
-            nf_gemm_epilogue_at(g, add(g, g->m_block0, r), add(g, g->n0, col), sums[i]);
+            for (int k = 0; k < w; k++) {
+                LLVMValueRef e = add(g, elems[i], c64(g, k));
+                LLVMValueRef r = LLVMBuildUDiv(g->b, e, c64(g, p->bn_rows), "");
+                LLVMValueRef col = LLVMBuildURem(g->b, e, c64(g, p->bn_rows), "");
+                nf_gemm_epilogue_at(g, add(g, g->m_block0, r), add(g, g->n0, col), sums[i][k]);
+            }
             if_end(g, join);
         }
     }
@@ -224,7 +247,7 @@ static void shared_tail(gen *g, LLVMValueRef split, LLVMValueRef tile_id, LLVMVa
 {
     const nf_gemm_plan *p = &g->p;
     int64_t tile = nf_gemm_tile_elems(p), tiles = p->mblocks * p->nblocks, splits = p->splits;
-    int64_t piece = ceil_div(tile, splits);
+    int64_t piece = ceil_div(ceil_div(tile, splits), 4) * 4; /* whole quads */
     LLVMValueRef words = f32_at(g, scratch, c64(g, splits * tiles * tile)); /* u64: counters, then claims */
     LLVMValueRef counter = word_at(g, g->i64, words, tile_id);
     LLVMValueRef claims = word_at(g, g->i64, words, add(g, c64(g, tiles), mul(g, tile_id, c64(g, splits))));
