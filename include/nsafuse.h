@@ -245,7 +245,11 @@ typedef struct nf_kernel nf_kernel;
 NF_API nf_status nf_compile(const nf_graph *g, const nf_compile_options *o, nf_kernel **out, nf_error *err);
 NF_API void nf_kernel_free(nf_kernel *k);
 /* Runs on tensors of the target's device; stream is the caller's CUstream /
- * hipStream_t (NULL: the default stream), ignored on the host. */
+ * hipStream_t (NULL: the default stream), ignored on the host. A signature's
+ * GPU working memory (temporaries, the split-K GEMM's workspace and counters)
+ * belongs to the nf_kernel: its runs must not overlap on the GPU, so keep one
+ * kernel's calls (and the graphs that hold them) on one stream at a time, or
+ * compile one nf_kernel per concurrent stream. */
 NF_API nf_status nf_kernel_run(nf_kernel *k, const nf_tensor *inputs, int n_inputs, const nf_tensor *outputs,
                         int n_outputs, void *stream, nf_error *err);
 
