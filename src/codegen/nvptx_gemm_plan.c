@@ -61,6 +61,17 @@ static void derive(nf_gemm_plan *p)
         p->smem_bytes = partials + (p->tma ? 1024 : 0);
 }
 
+/* base as 8 warps, wm of them over the rows (one m16 tile each), K not split. */
+static nf_gemm_plan unsplit(nf_gemm_plan base, int wm)
+{
+    base.warps = 8;
+    base.wm = wm;
+    base.rt = 1;
+    base.splits = 1;
+    derive(&base);
+    return base;
+}
+
 /* Microseconds the plan should take, from a rough model of the H100: DRAM
  * at 3 TB/s, L2 to the SMs at 8 TB/s, one SM streaming at most ~36 GB/s
  * (measured: a block of this kernel streams 25-36 GB/s whatever the grid;
@@ -228,15 +239,10 @@ static bool small_grid(nf_gemm_plan base, int sms, nf_gemm_plan *out)
     int64_t row_tiles = ceil_div(base.M, ROWS);
     if (row_tiles > MAX_TILES)
         return false;
-    nf_gemm_plan p = base;
-    p.warps = 8;
-    p.wm = 1;
-    p.rt = 1;
     int cols = row_tiles <= 4 ? 16 : 32;
-    if (p.bn_rows > cols)
-        p.bn_rows = cols;
-    p.splits = 1;
-    derive(&p);
+    if (base.bn_rows > cols)
+        base.bn_rows = cols;
+    nf_gemm_plan p = unsplit(base, 1);
     int64_t tiles = p.mblocks * p.nblocks, splits = 1;
     double best = 0;
     for (int64_t s = 1; s <= p.kstages && tiles * s <= 2 * (int64_t)sms; s++) {
@@ -272,20 +278,12 @@ static bool shared_tail_grid(nf_gemm_plan base, int sms, nf_gemm_plan *out)
     enum { MIN_TILES = 5, MIN_WGMMA_TILES = 8, MAX_SPLITS = 16 };
     if (base.split_b || !base.tma)
         return false;
-    nf_gemm_plan p = base;
-    p.warps = 8;
-    p.rt = 1;
-    p.splits = 1;
-    p.wm = 8;
+    nf_gemm_plan p = unsplit(base, 8);
     p.wgmma = base.arch_specific;
-    derive(&p);
-    if (p.mblocks * p.nblocks < MIN_WGMMA_TILES) {
-        p.wm = 4;
-        p.wgmma = false;
-        derive(&p);
-    } else if (!p.wgmma) {
+    if (p.mblocks * p.nblocks < MIN_WGMMA_TILES)
+        p = unsplit(base, 4);
+    else if (!p.wgmma)
         return false;
-    }
     int64_t tiles = p.mblocks * p.nblocks;
     if (tiles < MIN_TILES || 4 * tiles > sms)
         return false;
@@ -310,12 +308,7 @@ static bool mid_grid(nf_gemm_plan base, int sms, nf_gemm_plan *out)
 {
     if (base.split_b)
         return false;
-    nf_gemm_plan p = base;
-    p.warps = 8;
-    p.wm = 4;
-    p.rt = 1;
-    p.splits = 1;
-    derive(&p);
+    nf_gemm_plan p = unsplit(base, 4);
     int64_t tiles = p.mblocks * p.nblocks, splits = 1;
     if (4 * tiles <= sms || 2 * tiles > sms)
         return false;
