@@ -9,10 +9,10 @@
  *    once every split has arrived, so no block reads back more than
  *    1 / splits of the partials. The counter only grows, by `splits` a
  *    launch (the e-th launch waits for e * splits), and each piece has a
- *    claim word holding the last launch that summed it: an atomic max
- *    makes exactly one block the piece's. A block that waited tail_wait_us
- *    in vain leaves its piece; the last block sums its own piece and then
- *    claims what is left, so a grid that does not all fit at once (another
+ *    claim word, written with atomics so that exactly one block sums the
+ *    piece (see shared_tail). A block that waited tail_wait_us in vain
+ *    leaves its piece to the last block, which claims the others' pieces
+ *    while it sums its own: a grid that does not all fit at once (another
  *    grid holds SMs) is slower, never stuck. */
 #include "codegen/nvptx_gemm_gen.h"
 
@@ -55,8 +55,8 @@ static LLVMValueRef word_at(gen *g, LLVMTypeRef type, LLVMValueRef base, LLVMVal
 
 /* Elements first + w (tid + i * threads) .. + w - 1 (below first + count
  * and the tile's end) of the tile, w = 4 (quads, 16-byte loads) where a
- * batch holds four splits' quads: each element the sum of its splits' partials in
- * split order, then the epilogue. The partials were written by other
+ * batch holds every split's quad: each element the sum of its splits'
+ * partials in split order, then the epilogue. The partials were written by other
  * blocks: volatile (relaxed, system-scope) loads read them from L2, never
  * from a stale line of this SM's L1. The code is straight-line, every load
  * of a batch issued before the first add waits, so this costs a few L2
