@@ -352,7 +352,7 @@ static void emit_reduce(gen *g, frag *f, LLVMValueRef mblock, LLVMValueRef nbloc
                         LLVMValueRef scratch)
 {
     const nf_gemm_plan *p = &g->p;
-    int64_t bn = p->bn_rows, tile = nf_gemm_block_rows(p) * bn;
+    int64_t bn = p->bn_rows, tile = nf_gemm_tile_elems(p);
     LLVMValueRef tile_id = add(g, mul(g, mblock, c64(g, p->nblocks)), nblock);
     /* workspace: [split][tile][block rows * bn] floats (then the tail's words) */
     LLVMValueRef ws_tile = mul(g, add(g, mul(g, split, c64(g, p->mblocks * p->nblocks)), tile_id), c64(g, tile));

@@ -115,10 +115,15 @@ static double cost_us(const nf_gemm_plan *p, int sms)
     return t;
 }
 
-/* *tail: -1 when the text does not say tail=0|1 */
-static void parse_override(nf_gemm_plan *p, const char *text, int *tail)
+/* The split-K tail's overrides, -1 where the text says nothing. */
+typedef struct tail_override {
+    int shared;  /* tail=0|1 */
+    int wait_us; /* tail_wait=US */
+} tail_override;
+
+static void parse_override(nf_gemm_plan *p, const char *text, tail_override *tail)
 {
-    *tail = -1;
+    *tail = (tail_override){-1, -1};
     while (text && *text) {
         int v = 0, used = 0;
         if (sscanf(text, "wm=%d%n", &v, &used) == 1 && (v == 1 || v == 2 || v == 4 || v == 8 || v == 16))
@@ -140,9 +145,9 @@ static void parse_override(nf_gemm_plan *p, const char *text, int *tail)
         else if (sscanf(text, "wgmma=%d%n", &v, &used) == 1 && (v == 0 || v == 1))
             p->wgmma = v;
         else if (sscanf(text, "tail=%d%n", &v, &used) == 1 && (v == 0 || v == 1))
-            *tail = v;
+            tail->shared = v;
         else if (sscanf(text, "tail_wait=%d%n", &v, &used) == 1 && v >= 0)
-            p->tail_wait_us = v;
+            tail->wait_us = v;
         const char *comma = strchr(text, ',');
         text = comma ? comma + 1 : NULL;
     }
@@ -175,15 +180,18 @@ bool nf_gemm_override_skips_gemv(void)
  * 128 (16 x 32 x 14) 5.95 / 4.61, 512 (32 x 64 x 16) 7.85 / 7.66, 1024
  * (32 x 64 x 8) 9.81 / 9.27, 4096 (64 x 64 x 2) 27.19 / 25.95, fp32
  * weights 8192 (256 x 64 x 4) 59.32 / 57.72. */
-static void choose_tail(nf_gemm_plan *p, int sms, int want)
+static void choose_tail(nf_gemm_plan *p, int sms, tail_override o)
 {
+    enum { WAIT_US = 20 };
     int per_sm = nf_gemm_alone(p) || p->rt == 2 ? 1 : 2;
     bool fits = p->mblocks * p->nblocks * p->splits <= (int64_t)sms * per_sm;
     bool worth = nf_gemm_tile_elems(p) >= 64 * 64 && nf_gemm_tile_elems(p) <= 128 * 64 && p->splits >= 4;
-    p->shared_tail = p->splits > 1 && p->splits <= NF_GEMM_SHARED_TAIL_SPLITS && fits && (want == 1 || (want < 0 && worth));
-    if (!p->shared_tail || p->tail_wait_us < 0)
-        p->tail_wait_us = p->shared_tail ? 20 : 0;
+    p->shared_tail = p->splits > 1 && p->splits <= NF_GEMM_SHARED_TAIL_SPLITS && fits &&
+                     (o.shared == 1 || (o.shared < 0 && worth));
+    p->tail_wait_us = !p->shared_tail ? 0 : o.wait_us >= 0 ? o.wait_us : WAIT_US;
 }
+
+static const tail_override no_tail_override = {-1, -1};
 
 /* The plan NSAFUSE_GEMM_PLAN asks for, from the chosen one: what it leaves
  * out is 8 warps, the chosen row tiles, wm and splits; or `chosen` itself. */
@@ -191,8 +199,7 @@ static nf_gemm_plan override_plan(nf_gemm_plan base, nf_gemm_plan chosen, int sm
 {
     const char *o = getenv("NSAFUSE_GEMM_PLAN");
     if (!o || !*o) {
-        chosen.tail_wait_us = -1;
-        choose_tail(&chosen, sms, -1);
+        choose_tail(&chosen, sms, no_tail_override);
         return chosen;
     }
     nf_gemm_plan p = base;
@@ -202,8 +209,7 @@ static nf_gemm_plan override_plan(nf_gemm_plan base, nf_gemm_plan chosen, int sm
     p.splits = chosen.splits;
     p.bn_rows = chosen.bn_rows;
     p.wgmma = chosen.wgmma;
-    p.tail_wait_us = -1;
-    int tail;
+    tail_override tail;
     parse_override(&p, o, &tail);
     if (p.bn_rows > base.bn_rows)
         p.bn_rows = base.bn_rows;
@@ -292,7 +298,7 @@ static bool shared_tail_grid(nf_gemm_plan base, int sms, nf_gemm_plan *out)
         p.splits = MAX_SPLITS;
     p.stages = 0; /* again, for this K range */
     derive(&p);
-    choose_tail(&p, sms, -1);
+    choose_tail(&p, sms, no_tail_override);
     if (!p.shared_tail || p.smem_bytes > smem_budget(&p))
         return false;
     *out = p;
