@@ -1,6 +1,7 @@
-/* Module -> PTX, AMDGPU assembly / code object, LLVM text; the target table. */
+/* Module -> PTX, AMDGPU assembly / code object, LLVM text. */
 #include "codegen/emit.h"
 
+#include "codegen/codegen.h"
 #include "ir/ir.h"
 
 #include <llvm-c/Analysis.h>
@@ -20,35 +21,9 @@
 
 extern char **environ;
 
-/* ---- targets ------------------------------------------------------------- */
+/* ---- targets (target.c's table) ---------------------------------------- */
 
-typedef struct target_row {
-    const char *name;
-    const char *triple; /* NULL: the host's */
-    const char *cpu;    /* NULL: the host's */
-    const char *features;
-} target_row;
-
-/* PTX ISA 8.0 (CUDA 12.0): enough for sm_90, loads on any CUDA 12/13 driver. */
-static const target_row targets[] = {
-    {"host", NULL, NULL, NULL},
-    {"sm_80", "nvptx64-nvidia-cuda", "sm_80", "+ptx80"},
-    {"sm_90", "nvptx64-nvidia-cuda", "sm_90", "+ptx80"},
-    {"sm_90a", "nvptx64-nvidia-cuda", "sm_90a", "+ptx80"},
-    {"gfx90a", "amdgcn-amd-amdhsa", "gfx90a", ""},
-    {"gfx942", "amdgcn-amd-amdhsa", "gfx942", ""},
-    {"gfx950", "amdgcn-amd-amdhsa", "gfx950", ""},
-};
-
-static const target_row *find_target(const char *name)
-{
-    if (!name)
-        return NULL;
-    for (size_t i = 0; i < sizeof targets / sizeof *targets; i++)
-        if (strcmp(targets[i].name, name) == 0)
-            return &targets[i];
-    return NULL;
-}
+static const nf_target *find_target(const char *name) { return name ? nf_target_find(name) : NULL; }
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static char host_triple[256];
@@ -86,7 +61,7 @@ bool nf_emit_target_known(const char *target)
 
 const char *nf_emit_target_triple(const char *target)
 {
-    const target_row *t = find_target(target);
+    const nf_target *t = find_target(target);
     if (!t)
         return NULL;
     nf_llvm_init();
@@ -95,15 +70,14 @@ const char *nf_emit_target_triple(const char *target)
 
 static nf_status unknown_target(const char *target, nf_error *err)
 {
-    return nf_set_error(err, NF_ERR_ARG, 0, 0,
-                        "unknown target '%s' (use host, sm_80, sm_90, gfx90a, gfx942 or gfx950)",
-                        target ? target : "(null)");
+    return nf_set_error(err, NF_ERR_ARG, 0, 0, "unknown target '%s' (use %s)", target ? target : "(null)",
+                        nf_target_names());
 }
 
 nf_status nf_emit_target_machine(const char *target, LLVMTargetMachineRef *tm, nf_error *err)
 {
     *tm = NULL;
-    const target_row *row = find_target(target);
+    const nf_target *row = find_target(target);
     if (!row)
         return unknown_target(target, err);
     nf_llvm_init();
@@ -118,7 +92,7 @@ nf_status nf_emit_target_machine(const char *target, LLVMTargetMachineRef *tm, n
     }
     char *host_cpu = row->cpu ? NULL : LLVMGetHostCPUName();
     char *host_features = row->features ? NULL : LLVMGetHostCPUFeatures();
-    bool amd = row->triple && strncmp(row->triple, "amdgcn", 6) == 0;
+    bool amd = row->kind == NF_TARGET_AMDGPU;
     *tm = LLVMCreateTargetMachine(t, triple, row->cpu ? row->cpu : host_cpu,
                                   row->features ? row->features : host_features,
                                   LLVMCodeGenLevelDefault, amd ? LLVMRelocPIC : LLVMRelocDefault,
@@ -183,12 +157,12 @@ static nf_status generate(LLVMModuleRef m, const char *target, const char *tripl
     *buf = NULL;
     if (!m)
         return nf_set_error(err, NF_ERR_ARG, 0, 0, "null LLVM module");
-    const target_row *row = find_target(target);
+    const nf_target *row = find_target(target);
     if (!row || !row->triple || strncmp(row->triple, triple_prefix, strlen(triple_prefix)) != 0)
         return nf_set_error(err, NF_ERR_ARG, 0, 0, "'%s' is not a %s target", target ? target : "(null)",
-                            strcmp(triple_prefix, "nvptx") == 0 ? "NVIDIA (sm_80, sm_90)"
+                            strcmp(triple_prefix, "nvptx") == 0 ? "NVIDIA (sm_80, sm_90, sm_90a)"
                                                                 : "AMD (gfx90a, gfx942, gfx950)");
-    if (strncmp(row->triple, "amdgcn", 6) == 0) {
+    if (row->kind == NF_TARGET_AMDGPU) {
         static const char key[] = "amdhsa_code_object_version";
         if (!LLVMGetModuleFlag(m, key, sizeof key - 1)) {
             LLVMTypeRef i32 = LLVMInt32TypeInContext(LLVMGetModuleContext(m));

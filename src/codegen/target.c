@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+/* PTX ISA 8.0 (CUDA 12.0): enough for sm_90, loads on any CUDA 12/13 driver. */
 static const nf_target targets[] = {
     {"host", NF_TARGET_HOST, NULL, NULL, NULL, 1, 0},
     {"sm_80", NF_TARGET_NVPTX, "nvptx64-nvidia-cuda", "sm_80", "+ptx80", 32, 48 * 1024},
