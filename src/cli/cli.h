@@ -47,6 +47,11 @@ bool cli_parse_args(int argc, char **argv, int first, const char *verb, unsigned
 
 /* ---- errors and exit statuses (report.c) --------------------------------- */
 
+/* The targets a run can name, for help and error texts ("cuda": the current
+ * GPU's; dump takes the rest). */
+#define CLI_ARCH_TARGETS "sm_80, sm_90, sm_90a, gfx90a, gfx942, gfx950"
+#define CLI_TARGETS "host, cuda, " CLI_ARCH_TARGETS
+
 /* Exit status for a library status: 1 for the user's mistakes, 2 for the
  * environment (no GPU, driver, compiler, memory, I/O). */
 int cli_exit_status(nf_status s);

@@ -45,7 +45,7 @@ static const verb VERBS[] = {
      "Run a graph on seeded random inputs and print a summary of each output.\n"
      "\n"
      "  --graph NAME     the graph (default: the first in FILE)\n"
-     "  --target T       host (default), cuda, sm_80, sm_90, sm_90a, gfx90a, gfx942, gfx950\n"
+     "  --target T       host (default), cuda, " CLI_ARCH_TARGETS "\n"
      "  --dim NAME=INT   the size of a symbolic dimension; every symbol needs one\n"
      "  --seed N         seed of the random inputs (default 0); input i gets its own\n"
      "                   seed derived from N and i\n"
@@ -60,7 +60,7 @@ static const verb VERBS[] = {
      "kernel counts and the median time per call (after warm-up runs).\n"
      "\n"
      "  --graph NAME     the graph (default: the first in FILE)\n"
-     "  --target T       host, cuda, sm_80, sm_90, sm_90a, gfx90a, gfx942, gfx950\n"
+     "  --target T       " CLI_TARGETS "\n"
      "  --dim NAME=INT   the size of a symbolic dimension; every symbol needs one\n"
      "  --seed N         seed of the random inputs (default 0)\n"},
     {"cache", 0, cli_verb_cache,

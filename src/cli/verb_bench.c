@@ -82,10 +82,10 @@ static void print_timing(const char *label, const timing *t)
 int cli_verb_bench(const cli_args *a)
 {
     if (!a->target)
-        return cli_usage_error(a->verb, "--target is required (host, cuda, sm_80, sm_90, sm_90a, gfx90a, gfx942, gfx950)");
+        return cli_usage_error(a->verb, "--target is required (" CLI_TARGETS ")");
     nf_device_kind device;
     if (!nf_target_device(a->target, &device))
-        return cli_usage_error(a->verb, "unknown --target %s (host, cuda, sm_80, sm_90, sm_90a, gfx90a, gfx942, gfx950)",
+        return cli_usage_error(a->verb, "unknown --target %s (" CLI_TARGETS ")",
                                a->target);
     int status;
     nf_graph *g = cli_load_graph(a, &status);

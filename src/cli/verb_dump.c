@@ -99,7 +99,7 @@ int cli_verb_dump(const cli_args *a)
         return cli_usage_error(a->verb, "unknown --emit %s (ir, fused, llvm, ptx, amdgcn or hsaco)", a->emit);
     nf_device_kind device;
     if (a->target && !nf_target_device(a->target, &device))
-        return cli_usage_error(a->verb, "unknown --target %s (host, sm_80, sm_90, sm_90a, gfx90a, gfx942, gfx950)",
+        return cli_usage_error(a->verb, "unknown --target %s (host, " CLI_ARCH_TARGETS ")",
                                a->target);
     /* A code object is bytes: never dump it on a terminal. */
     if (strcmp(a->emit, "hsaco") == 0 && !a->out_path && isatty(STDOUT_FILENO))

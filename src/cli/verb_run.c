@@ -117,7 +117,7 @@ int cli_verb_run(const cli_args *a)
     run_state r;
     memset(&r, 0, sizeof r);
     if (!nf_target_device(target, &r.device))
-        return cli_usage_error(a->verb, "unknown --target %s (host, cuda, sm_80, sm_90, sm_90a, gfx90a, gfx942, gfx950)",
+        return cli_usage_error(a->verb, "unknown --target %s (" CLI_TARGETS ")",
                                target);
     int status;
     r.g = cli_load_graph(a, &status);
