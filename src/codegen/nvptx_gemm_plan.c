@@ -72,6 +72,14 @@ static nf_gemm_plan unsplit(nf_gemm_plan base, int wm)
     return base;
 }
 
+/* p with K split `splits` ways, its stages chosen again for that K range. */
+static void set_splits(nf_gemm_plan *p, int64_t splits)
+{
+    p->splits = splits;
+    p->stages = 0;
+    derive(p);
+}
+
 /* Microseconds the plan should take, from a rough model of the H100: DRAM
  * at 3 TB/s, L2 to the SMs at 8 TB/s, one SM streaming at most ~36 GB/s
  * (measured: a block of this kernel streams 25-36 GB/s whatever the grid;
@@ -107,7 +115,7 @@ static double cost_us(const nf_gemm_plan *p, int sms)
     t = t > t_sm ? t : t_sm;
     if (p->splits > 1) { /* partials out, the counter (its increments queue at one
                             * address), then the last block's rounds of reads */
-        int64_t rounds = ceil_div(p->splits * nf_gemm_block_rows(p) * p->bn_rows, (int64_t)nf_gemm_threads(p) * 64);
+        int64_t rounds = ceil_div(p->splits * nf_gemm_tile_elems(p), (int64_t)nf_gemm_threads(p) * 64);
         t += 1.0 + 0.5 * (double)rounds + 0.04 * (double)p->splits;
     }
     if (p->split_b) /* every block splits its weights: ~8 ops each over 128 lanes */
@@ -259,9 +267,7 @@ static bool small_grid(nf_gemm_plan base, int sms, nf_gemm_plan *out)
             splits = s;
         }
     }
-    p.splits = splits;
-    p.stages = 0; /* again, for this K range */
-    derive(&p);
+    set_splits(&p, splits);
     if (p.smem_bytes > smem_budget(&p) && tiles * splits > sms)
         return false;
     *out = p;
@@ -273,8 +279,8 @@ static bool small_grid(nf_gemm_plan base, int sms, nf_gemm_plan *out)
  * tail (nvptx_gemm_tail.c), so that a taller tile no longer means one block
  * reading back more partials. Fewer than 8 tiles of 128 rows (T <= 896):
  * 64-row tiles and at most 16 splits; more (T = 897..4224), on sm_90a,
- * 128-row wgmma tiles. H100, head
- * gate, bf16, us (the plans before: the search, and mid_grid's): T = 300
+ * 128-row wgmma tiles. H100, head gate, bf16, us (the plans before: the
+ * search, and mid_grid's): T = 300
  * 7.15 (8.85), 512 7.43 (7.71), 1024 8.73 (9.18), 1500 10.22 (12.26), 2048
  * 11.62 (13.4), 2600 18.80 (21.0), 3000 20.88 (21.9), 4096 26.1 (26.0).
  * Measured and not taken: 128-row tiles at T = 512 (x 32 splits 7.82, x 16
@@ -293,11 +299,8 @@ static bool shared_tail_grid(nf_gemm_plan base, int sms, nf_gemm_plan *out)
     int64_t tiles = p.mblocks * p.nblocks;
     if (tiles < MIN_TILES || 4 * tiles > sms)
         return false;
-    p.splits = sms / tiles;
-    if (!p.wgmma && p.splits > MAX_SPLITS)
-        p.splits = MAX_SPLITS;
-    p.stages = 0; /* again, for this K range */
-    derive(&p);
+    int64_t splits = sms / tiles;
+    set_splits(&p, !p.wgmma && splits > MAX_SPLITS ? MAX_SPLITS : splits);
     choose_tail(&p, sms, no_tail_override);
     if (!p.shared_tail || p.smem_bytes > smem_budget(&p))
         return false;
@@ -320,9 +323,7 @@ static bool mid_grid(nf_gemm_plan base, int sms, nf_gemm_plan *out)
         return false;
     while (2 * tiles * splits * 2 <= 3 * (int64_t)sms && splits * 2 <= p.kstages)
         splits *= 2;
-    p.splits = splits;
-    p.stages = 0; /* again, for this K range */
-    derive(&p);
+    set_splits(&p, splits);
     if (p.smem_bytes > smem_budget(&p))
         return false;
     *out = p;
@@ -365,7 +366,7 @@ nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms
             p.rt = 1;
             p.splits = splits;
             derive(&p);
-            if (p.splits != splits || splits * nf_gemm_block_rows(&p) * p.bn_rows * 4 > REDUCE_BYTES)
+            if (p.splits != splits || splits * nf_gemm_tile_elems(&p) * 4 > REDUCE_BYTES)
                 break;
             /* Split K only to fill the GPU: splitting a grid that already
              * covers a quarter of the SMs or more lost on the H100 (T = 8192:
@@ -415,11 +416,9 @@ nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms
         p.splits = 1;
         derive(&p);
         int64_t splits = 1, tiles = p.mblocks * p.nblocks;
-        while (tiles * (splits + 1) <= sms && (splits + 1) * nf_gemm_block_rows(&p) * p.bn_rows * 4 <= REDUCE_BYTES)
+        while (tiles * (splits + 1) <= sms && (splits + 1) * nf_gemm_tile_elems(&p) * 4 <= REDUCE_BYTES)
             splits++;
-        p.splits = splits;
-        p.stages = 0; /* again, for this K range */
-        derive(&p);
+        set_splits(&p, splits);
         bool fits = p.splits == splits && tiles * splits <= sms && 2 * tiles * splits >= sms && p.smem_bytes <= smem_budget(&p);
         if (fits && (tall.wm == 0 || tiles * splits > tall.mblocks * tall.nblocks * tall.splits))
             tall = p;
