@@ -82,6 +82,31 @@ static int find_gpu(void **state)
     return 0;
 }
 
+/* Random inputs for g at sizes b (input i seeded from seed and i), and
+ * poisoned got and want tensors for its outputs. */
+static void make_tensors(const nf_graph *g, const nf_bindings *b, uint64_t seed, host_tensor *in, host_tensor *got,
+                         host_tensor *want)
+{
+    nf_error err = {0};
+    for (int i = 0; i < nf_graph_num_params(g); i++) {
+        int rank;
+        int64_t shape[NF_MAX_DIMS];
+        assert_int_equal(nf_param_shape(g, i, b, &rank, shape, &err), NF_OK);
+        alloc_tensor(&in[i], nf_value_dtype(nf_graph_param(g, i)), rank, shape);
+        assert_int_equal(nf_tensor_fill_random(&in[i].t, seed * 31 + (uint64_t)i, &err), NF_OK);
+    }
+    for (int i = 0; i < nf_graph_num_outputs(g); i++) {
+        int rank;
+        int64_t shape[NF_MAX_DIMS];
+        assert_int_equal(nf_output_shape(g, i, b, &rank, shape, &err), NF_OK);
+        nf_dtype dt = nf_value_dtype(nf_graph_output(g, i));
+        alloc_tensor(&got[i], dt, rank, shape);
+        alloc_tensor(&want[i], dt, rank, shape);
+        nf_tensor_fill_poison(&got[i].t, NULL);
+        nf_tensor_fill_poison(&want[i].t, NULL);
+    }
+}
+
 /* Runs g compiled (host; with a GPU also fused and unfused there) and in the
  * interpreter; returns the kernels launched on the host. */
 static int check_graph(const nf_graph *g, const int64_t *sym_sizes, uint64_t seed, bool keep_fp32, const char *what)
@@ -94,23 +119,7 @@ static int check_graph(const nf_graph *g, const int64_t *sym_sizes, uint64_t see
         b.sizes[b.n++] = sym_sizes[s];
     }
     nf_error err = {0};
-    for (int i = 0; i < np; i++) {
-        int rank;
-        int64_t shape[NF_MAX_DIMS];
-        assert_int_equal(nf_param_shape(g, i, &b, &rank, shape, &err), NF_OK);
-        alloc_tensor(&in[i], nf_value_dtype(nf_graph_param(g, i)), rank, shape);
-        assert_int_equal(nf_tensor_fill_random(&in[i].t, seed * 31 + (uint64_t)i, &err), NF_OK);
-    }
-    for (int i = 0; i < no; i++) {
-        int rank;
-        int64_t shape[NF_MAX_DIMS];
-        assert_int_equal(nf_output_shape(g, i, &b, &rank, shape, &err), NF_OK);
-        nf_dtype dt = nf_value_dtype(nf_graph_output(g, i));
-        alloc_tensor(&got[i], dt, rank, shape);
-        alloc_tensor(&want[i], dt, rank, shape);
-        nf_tensor_fill_poison(&got[i].t, NULL);
-        nf_tensor_fill_poison(&want[i].t, NULL);
-    }
+    make_tensors(g, &b, seed, in, got, want);
     nf_tensor ins[8], gots[8], wants[8];
     for (int i = 0; i < np; i++)
         ins[i] = in[i].t;
@@ -410,21 +419,8 @@ static void split_tails_agree_over_launches(void **state)
         nf_bindings b = {.n = 1, .names = {"T"}, .sizes = {cases[c].t}};
         for (int launch = 0; launch < LAUNCHES; launch++) {
             host_tensor in[3], got, want;
-            nf_tensor ins[3];
-            for (int i = 0; i < 3; i++) {
-                int rank;
-                int64_t shape[NF_MAX_DIMS];
-                assert_int_equal(nf_param_shape(g, i, &b, &rank, shape, &err), NF_OK);
-                alloc_tensor(&in[i], nf_value_dtype(nf_graph_param(g, i)), rank, shape);
-                assert_int_equal(nf_tensor_fill_random(&in[i].t, (seed + c * LAUNCHES + (uint64_t)launch) * 31 + (uint64_t)i, &err), NF_OK);
-                ins[i] = in[i].t;
-            }
-            int rank;
-            int64_t shape[NF_MAX_DIMS];
-            assert_int_equal(nf_output_shape(g, 0, &b, &rank, shape, &err), NF_OK);
-            alloc_tensor(&got, NF_F32, rank, shape);
-            alloc_tensor(&want, NF_F32, rank, shape);
-            nf_tensor_fill_poison(&got.t, NULL);
+            make_tensors(g, &b, seed + c * LAUNCHES + (uint64_t)launch, in, &got, &want);
+            nf_tensor ins[3] = {in[0].t, in[1].t, in[2].t};
             assert_int_equal(nf_interpret(g, ins, 3, &want.t, 1, &err), NF_OK);
             if (run_on_gpu(k, ins, 3, &got.t, 1, &err) != NF_OK)
                 fail_msg("launch %d: %s", launch, err.message);
