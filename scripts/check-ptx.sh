@@ -52,7 +52,14 @@ for entry in "16384:" "2048:" "300:wgmma=1,wm=8" "700:wgmma=1,wm=8,rt=2,splits=3
 done
 sm=sm_90
 # small grids (16-row tiles, 16 or 32 columns, any split count), TMA and cp.async
-for entry in "32:" "100:" "32:tma=0" "128:splits=7,tma=0" "8:gemv=0"; do
+for entry in "32:gemv=0" "100:" "32:gemv=0,tma=0" "128:splits=7,tma=0" "8:gemv=0"; do
+    for graph in logits_head_gate logits_head_gate_f32out logits_head_gate_f32w; do
+        NSAFUSE_GEMM_PLAN=${entry#*:} assemble "$graph T=${entry%%:*} plan ${entry#*:}" examples/nsa/logits_head_gate.nf \
+            --graph "$graph" --dim T="${entry%%:*}"
+    done
+done
+# the GEMV's tiles (decode sizes), with row tails and loads in two batches
+for entry in "8:" "24:" "13:gemv=8x2" "61:gemv=2x8"; do
     for graph in logits_head_gate logits_head_gate_f32out logits_head_gate_f32w; do
         NSAFUSE_GEMM_PLAN=${entry#*:} assemble "$graph T=${entry%%:*} plan ${entry#*:}" examples/nsa/logits_head_gate.nf \
             --graph "$graph" --dim T="${entry%%:*}"

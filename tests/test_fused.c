@@ -280,12 +280,12 @@ static void random_gemm_graphs_agree(void **state)
     (void)state;
     uint64_t seed = getenv("NF_TEST_SEED") ? strtoull(getenv("NF_TEST_SEED"), NULL, 0) : (uint64_t)time(NULL);
     printf("random GEMM graphs: seed %llu\n", (unsigned long long)seed);
-    const int64_t ms[] = {1, 7, 16, 33, 100, 300, 9000}, ns[] = {8, 64, 72, 128}, ks[] = {16, 64, 80, 1024};
+    const int64_t ms[] = {1, 7, 16, 24, 33, 100, 300, 9000}, ns[] = {8, 64, 72, 128}, ks[] = {16, 64, 80, 1024};
     const nf_dtype dts[] = {NF_BF16, NF_F16, NF_F32};
     int count = getenv("NF_TEST_GRAPHS") ? atoi(getenv("NF_TEST_GRAPHS")) / 6 + 1 : 30;
     for (int i = 0; i < count; i++) {
         rng_state = seed + (uint64_t)i * 104729;
-        int64_t M = ms[pick(7)], N = ns[pick(4)], K = ks[pick(4)];
+        int64_t M = ms[pick(8)], N = ns[pick(4)], K = ks[pick(4)];
         if (M > 1000 && K > 80) /* the direct tensor-core path wants many rows, not a long reference GEMM */
             K = 64;
         nf_dtype dt = dts[pick(3)];
@@ -358,7 +358,8 @@ static nf_graph *gate_graph(bool f32_weights, int64_t n, int64_t k)
  * quotients), 16-row tiles (T = 32) and 32-row ones (T = 300); wgmma
  * (sm_90a) with row tails, one and two 64-row tiles per warpgroup, split;
  * shared split-K tails with odd splits and row tails, one whose blocks
- * never wait. */
+ * never wait; GEMV tiles the planner does not pick, with row tails (and at
+ * K = 2560 160 threads). */
 static void gemm_plans_agree(void **state)
 {
     (void)state;
@@ -369,12 +370,13 @@ static void gemm_plans_agree(void **state)
     /* the head gate's 64 x 7168 weights, and a smaller model's 32 x 2560 */
     nf_graph *gates[3] = {gate_graph(false, 64, 7168), gate_graph(true, 64, 7168), gate_graph(true, 32, 2560)};
     static const struct { int f32w; int64_t t; const char *plan; } cases[] = {
-        {0, 32, "splits=3"},  {0, 32, "splits=7"},  {0, 32, "splits=12"},
-        {0, 32, "splits=28"}, {0, 300, "splits=6"}, {1, 300, "splits=7"},
+        {0, 32, "gemv=0,splits=3"},  {0, 32, "gemv=0,splits=7"},  {0, 32, "gemv=0,splits=12"},
+        {0, 32, "gemv=0,splits=28"}, {0, 300, "splits=6"}, {1, 300, "splits=7"},
         {0, 300, "wgmma=1,wm=8"}, {1, 300, "wgmma=1,wm=8"}, {0, 700, "wgmma=1,wm=8,rt=2,splits=3"},
         {1, 700, "wgmma=1,wm=8,rt=2,splits=3"}, {1, 129, "wgmma=1,wm=8,rt=1,splits=5"},
         {2, 2048, ""}, {2, 8192, ""}, /* the planner's fp32-weight tiles at N = 32 */
         {0, 700, "wm=4,splits=7,tail=1"}, {1, 129, "wgmma=1,wm=8,rt=1,splits=5,tail=1,tail_wait=0"}, /* shared tails */
+        {0, 9, "gemv=1x8"}, {1, 13, "gemv=8x2"}, {2, 23, "gemv=4x4"}, {1, 61, "gemv=2x8"}, /* GEMV tiles, row tails */
     };
     uint64_t seed = test_seed((uint64_t)time(NULL));
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

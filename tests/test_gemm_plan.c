@@ -3,7 +3,8 @@
  * generator puts at the top of the PTX: the grid covers the result exactly,
  * split counts are powers of two within K, the warp grid is one the kernel
  * supports, shared memory fits the SM, and sm_90 copies the operands with
- * TMA (sm_80 with cp.async). Needs no GPU. */
+ * TMA (sm_80 with cp.async); and the GEMV's tiles at decode sizes. Needs
+ * no GPU. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -39,22 +40,40 @@ typedef struct plan_line {
 
 static long long ceil_div(long long a, long long b) { return (a + b - 1) / b; }
 
-/* The PTX of form f at M x N x K for target (malloc'd). */
-static void ptx_for(int f, const char *target, int64_t m, int64_t n, int64_t k, char **ptx)
+/* The PTX of form f at M x N x K for target (malloc'd); with tensor_cores,
+ * NSAFUSE_GEMM_PLAN gains gemv=0 for the compile (decode sizes too take the
+ * tensor-core path). */
+static void dump_ptx(int f, const char *target, int64_t m, int64_t n, int64_t k, bool tensor_cores, char **ptx)
 {
     nf_error err;
     nf_graph *g = nf_graph_parse(forms[f], strlen(forms[f]), "plan.nf", NULL, &err);
     assert_non_null(g);
+    const char *old = getenv("NSAFUSE_GEMM_PLAN");
+    char *saved = old ? strdup(old) : NULL, plan[256];
+    if (tensor_cores) {
+        snprintf(plan, sizeof plan, "gemv=0%s%s", saved && *saved ? "," : "", saved ? saved : "");
+        setenv("NSAFUSE_GEMM_PLAN", plan, 1);
+    }
     nf_compile_options o = {.target = target};
     nf_kernel *kern = NULL;
     assert_int_equal(nf_compile(g, &o, &kern, &err), NF_OK);
     nf_bindings b = {.n = 3, .names = {"M", "N", "K"}, .sizes = {m, n, k}};
     size_t len = 0;
     nf_status st = nf_kernel_dump(kern, "ptx", &b, ptx, &len, &err);
+    if (saved)
+        setenv("NSAFUSE_GEMM_PLAN", saved, 1);
+    else
+        unsetenv("NSAFUSE_GEMM_PLAN");
+    free(saved);
     if (st != NF_OK)
         fail_msg("form %d, %" PRId64 " x %" PRId64 " x %" PRId64 ": %s", f, m, n, k, err.message);
     nf_kernel_free(kern);
     nf_graph_free(g);
+}
+
+static void ptx_for(int f, const char *target, int64_t m, int64_t n, int64_t k, char **ptx)
+{
+    dump_ptx(f, target, m, n, k, true, ptx);
 }
 
 /* The plan line at the top of the PTX (every shape here takes the tensor-core path). */
@@ -274,6 +293,48 @@ static void random_shapes(void **state)
     }
 }
 
+/* Decode sizes take the GEMV (nvptx_gemv.c): up to 8 rows always, up to 32
+ * where its grid is one wave on 132 SMs; each block's tile of columns x rows
+ * covers the result, and the tiles are those measured on the H100 (head
+ * gate, us in a graph of 50: T = 8 2 x 2 2.14 against 1 x 4 2.17 and 1 x 8
+ * 2.75; 16 2 x 4 2.40 against 4 x 2 2.51; 24 4 x 4 2.93 against 2 x 4 3.34). */
+static void gemv_tiles_at_decode_sizes(void **state)
+{
+    (void)state;
+    static const struct { int form; int64_t t, n, k; int cols, rows; } cases[] = {
+        {0, 1, 64, 7168, 1, 1},  {0, 2, 64, 7168, 1, 1},  {0, 8, 64, 7168, 2, 2},  {0, 16, 64, 7168, 2, 4},
+        {0, 24, 64, 7168, 4, 4}, {0, 32, 64, 7168, 4, 4}, {2, 8, 64, 7168, 2, 2},  {1, 32, 64, 7168, 4, 4},
+        {2, 5, 32, 2560, 1, 2},  {0, 8, 4096, 7168, 4, 4}, {0, 40, 64, 7168, 0, 0}, {0, 32, 256, 7168, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *ptx = NULL;
+        dump_ptx(cases[i].form, "sm_90", cases[i].t, cases[i].n, cases[i].k, false, &ptx);
+        const char *at = strstr(ptx, "// nf_k0: gemv ");
+        long long m, n, k, bx, by;
+        int cols = 0, rows = 0, threads = 0;
+        if (at && sscanf(at, "// nf_k0: gemv %lldx%lldx%lld, blocks %lld x %lld of %d columns x %d rows, %d threads",
+                         &m, &n, &k, &bx, &by, &cols, &rows, &threads) != 8)
+            fail_msg("unreadable GEMV line: %.160s", at);
+        if (!cases[i].cols) {
+            if (at || !strstr(ptx, "// nf_k0: gemm "))
+                fail_msg("T = %lld, N = %lld: a GEMV, want the tensor cores", (long long)cases[i].t, (long long)cases[i].n);
+        } else {
+            if (!at)
+                fail_msg("T = %lld, N = %lld: no GEMV", (long long)cases[i].t, (long long)cases[i].n);
+            if (cols != cases[i].cols || rows != cases[i].rows)
+                fail_msg("T = %lld form %d: %d x %d tiles, want %d x %d", (long long)cases[i].t, cases[i].form, cols, rows,
+                         cases[i].cols, cases[i].rows);
+            if (bx * cols != n || by != ceil_div(m, rows) || (by - 1) * rows >= m || threads % 32 || threads > 256)
+                fail_msg("T = %lld: blocks %lld x %lld of %d x %d (%d threads) for %lld x %lld", (long long)cases[i].t, bx, by,
+                         cols, rows, threads, m, n);
+            char ntid[32];
+            snprintf(ntid, sizeof ntid, ".maxntid %d", threads);
+            assert_non_null(strstr(ptx, ntid));
+        }
+        free(ptx);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -285,6 +346,7 @@ int main(void)
         cmocka_unit_test(wgmma_only_for_sm90a),
         cmocka_unit_test(fp32_weight_tiles_at_n32),
         cmocka_unit_test(shared_tails_where_they_pay),
+        cmocka_unit_test(gemv_tiles_at_decode_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -198,7 +198,7 @@ bool nf_nvptx_gemm_applies(const nf_fused_kernel *k, const nf_slots *s);
 void nf_nvptx_gemm_launch(const nf_target *t, const nf_fused_kernel *k, const nf_slots *s, int sms, nf_launch *l);
 nf_status nf_nvptx_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan *p, int index, const nf_slots *s,
                              int sms, nf_error *err);
-/* The decode-size GEMM, M <= 8 (nvptx_gemv.c). */
+/* The decode-size GEMM, M <= 8 to 32 (nvptx_gemv.c). */
 bool nf_nvptx_gemv_applies(const nf_fused_kernel *k, const nf_slots *s);
 void nf_nvptx_gemv_launch(const nf_fused_kernel *k, const nf_slots *s, nf_launch *l);
 nf_status nf_nvptx_emit_gemv(const nf_target *t, LLVMModuleRef m, const nf_plan *p, int index, const nf_slots *s,

@@ -414,6 +414,18 @@ static LLVMValueRef dynamic_shared(gen *g)
     return gv;
 }
 
+void nf_nvptx_launch_bounds(LLVMValueRef fn, int threads, int min_blocks)
+{
+    LLVMContextRef c = LLVMGetTypeContext(LLVMTypeOf(fn));
+    char text[2][12];
+    snprintf(text[0], sizeof text[0], "%d", threads);
+    snprintf(text[1], sizeof text[1], "%d", min_blocks);
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+                            LLVMCreateStringAttribute(c, "nvvm.maxntid", 12, text[0], (unsigned)strlen(text[0])));
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+                            LLVMCreateStringAttribute(c, "nvvm.minctasm", 13, text[1], (unsigned)strlen(text[1])));
+}
+
 nf_status nf_nvptx_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan *pl, int index, const nf_slots *s,
                              int sms, nf_error *err)
 {
@@ -444,12 +456,7 @@ nf_status nf_nvptx_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan 
      * but two row tiles with the flush's second accumulator set need more,
      * and a block of 512 threads is alone on its SM anyway */
     bool one_block = nf_gemm_alone(&g.p) || (g.p.rt == 2 && g.flush);
-    char threads[8];
-    snprintf(threads, sizeof threads, "%d", nf_gemm_threads(&g.p));
-    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
-                            LLVMCreateStringAttribute(g.c, "nvvm.maxntid", 12, threads, (unsigned)strlen(threads)));
-    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
-                            LLVMCreateStringAttribute(g.c, "nvvm.minctasm", 13, one_block ? "1" : "2", 1));
+    nf_nvptx_launch_bounds(fn, nf_gemm_threads(&g.p), one_block ? 1 : 2);
     g.body = nf_gpu_kernel_begin(m, fn, pl, k, s, &g.b, err);
     if (!g.body)
         return NF_ERR_NOMEM;

@@ -49,7 +49,7 @@ typedef struct nf_gemm_plan {
 /* The plan for this signature on a GPU with `sms` multiprocessors for
  * target t (sm_80, sm_90, sm_90a). The environment variable
  * NSAFUSE_GEMM_PLAN="warps=8,wm=W,rt=R,splits=S,bn=C,stages=N,tma=B,evict_first=B,wgmma=B,
- * tail=B,tail_wait=US" (any subset)
+ * tail=B,tail_wait=US,gemv=0|CxR" (any subset)
  * overrides the choice, for tuning; kernel.c adds it to the disk cache key. */
 nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms, const nf_target *t);
 
@@ -58,6 +58,9 @@ int nf_nvptx_sm(const nf_target *t);
 /* Whether the target has its architecture's own instructions (sm_90a): code
  * for it loads only on that exact architecture. */
 bool nf_nvptx_arch_specific(const nf_target *t);
+
+/* PTX's .maxntid and .minnctapersm for a kernel: ptxas budgets registers by them. */
+void nf_nvptx_launch_bounds(LLVMValueRef fn, int threads, int min_blocks);
 
 /* Rows of A a warp, and a block, computes. */
 static inline int nf_gemm_warp_rows(const nf_gemm_plan *p) { return 16 * p->rt; }
@@ -78,8 +81,25 @@ static inline bool nf_gemm_split_ahead(const nf_gemm_plan *p) { return p->wgmma 
  * of 100 KB 23.8 / 37.6). */
 static inline bool nf_gemm_alone(const nf_gemm_plan *p) { return p->warps == 16 || (p->split_b && (p->rt == 2 || p->wgmma)); }
 
-/* Whether NSAFUSE_GEMM_PLAN says gemv=0 (tuning: M <= 8 to the tensor cores). */
-bool nf_gemm_override_skips_gemv(void);
+/* The decode-size GEMM (nvptx_gemv.c): a block owns `cols` output columns x
+ * `rows` rows over all of K. It takes M <= 8, and M <= NF_GEMV_MAX_M where
+ * its grid is one wave on the GPU; up to NF_GEMV_FORCED_MAX_M where
+ * NSAFUSE_GEMM_PLAN names its tile. */
+enum { NF_GEMV_MAX_M = 32, NF_GEMV_FORCED_MAX_M = 64 };
+typedef struct nf_gemv_tile {
+    int cols, rows;
+} nf_gemv_tile;
+/* The tile for an M x N x K GEMV on `sms` multiprocessors, x and w of these element sizes. */
+nf_gemv_tile nf_gemv_choose(int64_t M, int64_t N, int64_t K, size_t x_bytes, size_t w_bytes, int sms);
+
+/* What NSAFUSE_GEMM_PLAN says of the GEMV: gemv=0 (use = 0: never, small M
+ * goes to the tensor cores), gemv=CxR (use = 1: this tile, for M up to
+ * NF_GEMV_FORCED_MAX_M), or nothing (use = -1). */
+typedef struct nf_gemv_override {
+    int use;
+    nf_gemv_tile tile;
+} nf_gemv_override;
+nf_gemv_override nf_gemm_override_gemv(void);
 
 /* Whether the grid needs the workspace and the in-block reduction. */
 static inline bool nf_gemm_direct(const nf_gemm_plan *p) { return p->wk == 1 && p->splits == 1; }

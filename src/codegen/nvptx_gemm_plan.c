@@ -161,15 +161,21 @@ static void parse_override(nf_gemm_plan *p, const char *text, tail_override *tai
     }
 }
 
-bool nf_gemm_override_skips_gemv(void)
+nf_gemv_override nf_gemm_override_gemv(void)
 {
+    nf_gemv_override r = {-1, {1, 1}};
     for (const char *o = getenv("NSAFUSE_GEMM_PLAN"); o && *o;) {
+        int cols = 0, rows = 0, used = 0;
         if (strncmp(o, "gemv=0", 6) == 0 && (o[6] == ',' || o[6] == '\0'))
-            return true;
+            r.use = 0;
+        else if (sscanf(o, "gemv=%dx%d%n", &cols, &rows, &used) == 2 && (o[used] == ',' || o[used] == '\0') &&
+                 (cols == 1 || cols == 2 || cols == 4 || cols == 8) && (rows == 1 || rows == 2 || rows == 4 || rows == 8) &&
+                 cols * rows <= 16)
+            r = (nf_gemv_override){1, {cols, rows}};
         const char *comma = strchr(o, ',');
         o = comma ? comma + 1 : NULL;
     }
-    return false;
+    return r;
 }
 
 /* The split-K tail (nvptx_gemm_tail.c). Shared by the tile's blocks where
