@@ -32,6 +32,13 @@ typedef struct bench_opts {
 /* ---- helpers (bench_util.c) ---------------------------------------------- */
 
 double bench_now_s(void);
+/* Makes the first call of a shape a cold compile: NSAFUSE_CACHE_DIR set to a
+ * new empty folder (its path in dir), and the CUDA driver's own JIT cache
+ * off (CUDA_CACHE_DISABLE=1, unless the environment says otherwise; read at
+ * cuInit, so call this before the device is opened). false if no folder. */
+bool bench_cold_caches(const char *who, char *dir, size_t len);
+/* Empties and removes bench_cold_caches' folder. */
+void bench_drop_cache_dir(const char *who, const char *dir);
 /* Sorts v and returns its q-quantile (0.5: the median). n >= 1. */
 double bench_quantile(double *v, int n, double q);
 /* "1M" = 2^20, "4K", "1G", or a plain number; false on anything else. */

@@ -172,23 +172,15 @@ static int run_child(const bench_opts *o, const char *dir, double *start_ms, cas
 
 int bench_compile(const bench_opts *o)
 {
-    const char *tmp = getenv("TMPDIR");
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s/nsafuse-bench-cache-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(dir)) {
-        fprintf(stderr, "nsafuse-bench compile: cannot make a cache folder %s: %s\n", dir, strerror(errno));
+    if (!bench_cold_caches("compile", dir, sizeof dir))
         return 2;
-    }
-    setenv("NSAFUSE_CACHE_DIR", dir, 1); /* the children inherit it */
     case_result cold[N_CASES] = {0}, warm[N_CASES] = {0};
     double cold_start = 0, warm_start = 0, cold_wall = 0, warm_wall = 0;
     int rc = run_child(o, dir, &cold_start, cold, &cold_wall);
     if (rc == 0)
         rc = run_child(o, dir, &warm_start, warm, &warm_wall);
-    nf_error err = {0};
-    if (nf_cache_clear(&err) != NF_OK)
-        fprintf(stderr, "nsafuse-bench compile: cannot clear %s: %s\n", dir, err.message);
-    rmdir(dir);
+    bench_drop_cache_dir("compile", dir);
     if (rc != 0) {
         fprintf(stderr, "nsafuse-bench compile: a child process failed (exit %d)\n", rc);
         return rc;
@@ -196,7 +188,8 @@ int bench_compile(const bench_opts *o)
     printf("nsafuse-bench compile (target %s): ms of the first call of a new signature (compile + load + run, "
            "waited for)\n",
            o->target);
-    printf("process 1: empty NSAFUSE_CACHE_DIR; process 2: a fresh process with the cache process 1 left\n");
+    printf("process 1: empty NSAFUSE_CACHE_DIR (the driver's JIT cache off); process 2: a fresh process with the cache "
+           "process 1 left\n");
     printf("driver start (first allocation): %.1f ms / %.1f ms; whole child process: %.0f ms / %.0f ms\n\n",
            cold_start, warm_start, cold_wall, warm_wall);
     printf("%-24s %3s | %-38s | %-38s\n", "graph", "kn", "process 1: first / compile / again / 2nd sig",

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #ifndef NF_BENCH_GRAPHS
 #define NF_BENCH_GRAPHS "bench/graphs"
@@ -281,4 +282,25 @@ int bench_report(const char *what, const nf_error *err)
 {
     fprintf(stderr, "nsafuse-bench %s: %s: %s\n", what, nf_status_name(err->status), err->message);
     return nf_status_is_user_error(err->status) ? 1 : 2;
+}
+
+bool bench_cold_caches(const char *who, char *dir, size_t len)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, len, "%s/nsafuse-bench-cache-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir)) {
+        fprintf(stderr, "nsafuse-bench %s: cannot make a cache folder %s: %s\n", who, dir, strerror(errno));
+        return false;
+    }
+    setenv("NSAFUSE_CACHE_DIR", dir, 1); /* children inherit both */
+    setenv("CUDA_CACHE_DISABLE", "1", 0);
+    return true;
+}
+
+void bench_drop_cache_dir(const char *who, const char *dir)
+{
+    nf_error err = {0};
+    if (nf_cache_clear(&err) != NF_OK)
+        fprintf(stderr, "nsafuse-bench %s: cannot clear %s: %s\n", who, dir, err.message);
+    rmdir(dir);
 }
