@@ -11,6 +11,7 @@
 #                                        empty: set is enough), after nsafuse-bench; it prints
 #                                        both side by side; NF_TORCH_BENCH='headgate' for the
 #                                        head gate (with NF_BENCH='headgate')
+#   NF_SKIP_PYTHON=1                     no Python suite (tests/python, after the examples)
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${OUT:-/tmp/nsafuse-out}
@@ -18,6 +19,7 @@ mkdir -p "$out"
 b=$root/bundle
 for f in "$b"/lib/*.xz; do [ -f "$f" ] && xz -d -f "$f"; done
 (cd "$b/lib" && for f in libnsafuse.so.*.*.*; do ln -sf "$f" libnsafuse.so.0; ln -sf "$f" libnsafuse.so; done)
+ln -sf ../bin/nsafuse "$b/lib/nsafuse" # the Python suite's CLI tests look beside the library
 export LD_LIBRARY_PATH=$b/lib:${LD_LIBRARY_PATH:-}
 export NF_SOURCE_ROOT=$root
 export NSAFUSE_CACHE_DIR=${NSAFUSE_CACHE_DIR:-/tmp/nsafuse-cache}
@@ -50,6 +52,14 @@ for e in head_gate rope_writeback; do
     [ $e = head_gate ] && args+=(--sizes "${NF_EXAMPLE_SIZES:-1,8,32,128,512,2048,8192,16384}")
     if "$b/bin/$e" "${args[@]}" > "$out/example-$e.log" 2>&1; then echo "PASS example $e"; else echo "FAIL example $e"; tail -20 "$out/example-$e.log"; fail=1; fi
 done
+# the Python suite on the GPU (pytest through tests/python/run_pytest.py, as meson test runs it)
+if [ $checks = yes ] && [ "${NF_SKIP_PYTHON:-0}" != 1 ]; then
+    if NSAFUSE_LIBRARY=$b/lib/libnsafuse.so.0 python3 "$root/tests/python/run_pytest.py" > "$out/pytest.log" 2>&1; then
+        echo "PASS pytest ($(grep -E '[0-9]+ passed' "$out/pytest.log" | tail -1))"
+    else
+        echo "FAIL pytest"; tail -30 "$out/pytest.log"; fail=1
+    fi
+fi
 if [ -n "${NF_BENCH:-}" ]; then
     if [ -x "$b/bin/nsafuse-bench" ]; then
         "$b/bin/nsafuse-bench" $NF_BENCH --csv "$out/nsafuse.csv" 2>&1 | tee "$out/bench.txt"
