@@ -35,35 +35,27 @@ for file in examples/nsa/*.nf; do
         done
     done
 done
-# the GEMM's other tilings (NSAFUSE_GEMM_PLAN, src/codegen/nvptx_gemm.h), for each form
-sm=sm_90
-for plan in "warps=16,wm=4,splits=2" "warps=16,wm=4,splits=2,tma=0" "rt=2,wm=4,splits=1" "rt=2,wm=2,splits=4" "wm=1,splits=8" "warps=16,wm=2,splits=8"; do
-    for graph in logits_head_gate logits_head_gate_f32out logits_head_gate_f32w; do
-        NSAFUSE_GEMM_PLAN=$plan assemble "$graph plan $plan" examples/nsa/logits_head_gate.nf --graph "$graph" --dim T=1000
+# assemble_plans T:PLAN...: each head-gate form at T tokens under NSAFUSE_GEMM_PLAN=PLAN, for $sm
+assemble_plans() {
+    local entry graph
+    for entry in "$@"; do
+        for graph in logits_head_gate logits_head_gate_f32out logits_head_gate_f32w; do
+            NSAFUSE_GEMM_PLAN=${entry#*:} assemble "$graph T=${entry%%:*} plan ${entry#*:}" \
+                examples/nsa/logits_head_gate.nf --graph "$graph" --dim T="${entry%%:*}"
+        done
     done
-done
+}
+# the GEMM's other tilings (NSAFUSE_GEMM_PLAN, src/codegen/nvptx_gemm.h)
+sm=sm_90
+assemble_plans "1000:warps=16,wm=4,splits=2" "1000:warps=16,wm=4,splits=2,tma=0" "1000:rt=2,wm=4,splits=1" \
+    "1000:rt=2,wm=2,splits=4" "1000:wm=1,splits=8" "1000:warps=16,wm=2,splits=8"
 # wgmma on sm_90a: 128-row tiles (any form), the fp32-weight tiles, tails, odd splits
 sm=sm_90a
-for entry in "16384:" "2048:" "300:wgmma=1,wm=8" "700:wgmma=1,wm=8,rt=2,splits=3"; do
-    for graph in logits_head_gate logits_head_gate_f32out logits_head_gate_f32w; do
-        NSAFUSE_GEMM_PLAN=${entry#*:} assemble "$graph T=${entry%%:*} plan ${entry#*:}" examples/nsa/logits_head_gate.nf \
-            --graph "$graph" --dim T="${entry%%:*}"
-    done
-done
+assemble_plans "16384:" "2048:" "300:wgmma=1,wm=8" "700:wgmma=1,wm=8,rt=2,splits=3"
 sm=sm_90
 # small grids (16-row tiles, 16 or 32 columns, any split count), TMA and cp.async
-for entry in "32:gemv=0" "100:" "32:gemv=0,tma=0" "128:splits=7,tma=0" "8:gemv=0"; do
-    for graph in logits_head_gate logits_head_gate_f32out logits_head_gate_f32w; do
-        NSAFUSE_GEMM_PLAN=${entry#*:} assemble "$graph T=${entry%%:*} plan ${entry#*:}" examples/nsa/logits_head_gate.nf \
-            --graph "$graph" --dim T="${entry%%:*}"
-    done
-done
+assemble_plans "32:gemv=0" "100:" "32:gemv=0,tma=0" "128:splits=7,tma=0" "8:gemv=0"
 # the GEMV's tiles (decode sizes), with row tails and loads in two batches
-for entry in "8:" "24:" "13:gemv=8x2" "61:gemv=2x8"; do
-    for graph in logits_head_gate logits_head_gate_f32out logits_head_gate_f32w; do
-        NSAFUSE_GEMM_PLAN=${entry#*:} assemble "$graph T=${entry%%:*} plan ${entry#*:}" examples/nsa/logits_head_gate.nf \
-            --graph "$graph" --dim T="${entry%%:*}"
-    done
-done
+assemble_plans "8:" "24:" "13:gemv=8x2" "61:gemv=2x8"
 echo "check-ptx: $count PTX modules assembled for sm_80, sm_90 and sm_90a, $([ $failed = 0 ] && echo 'no errors, no spills' || echo FAILED)"
 exit $failed
