@@ -86,9 +86,17 @@ static inline bool nf_gemm_alone(const nf_gemm_plan *p) { return p->warps == 16 
  * its grid is one wave on the GPU; up to NF_GEMV_FORCED_MAX_M where
  * NSAFUSE_GEMM_PLAN names its tile. */
 enum { NF_GEMV_MAX_M = 32, NF_GEMV_FORCED_MAX_M = 64 };
+/* A tile: cols and rows powers of two up to NF_GEMV_MAX_SIDE, at most
+ * NF_GEMV_MAX_OUTPUTS outputs (a thread's accumulators). */
+enum { NF_GEMV_MAX_SIDE = 8, NF_GEMV_MAX_OUTPUTS = 16 };
 typedef struct nf_gemv_tile {
     int cols, rows;
 } nf_gemv_tile;
+static inline bool nf_gemv_tile_valid(nf_gemv_tile t)
+{
+    return t.cols >= 1 && t.cols <= NF_GEMV_MAX_SIDE && !(t.cols & (t.cols - 1)) && t.rows >= 1 &&
+           t.rows <= NF_GEMV_MAX_SIDE && !(t.rows & (t.rows - 1)) && t.cols * t.rows <= NF_GEMV_MAX_OUTPUTS;
+}
 /* The tile for an M x N x K GEMV on `sms` multiprocessors, x and w of these element sizes. */
 nf_gemv_tile nf_gemv_choose(int64_t M, int64_t N, int64_t K, size_t x_bytes, size_t w_bytes, int sms);
 

@@ -169,8 +169,7 @@ nf_gemv_override nf_gemm_override_gemv(void)
         if (strncmp(o, "gemv=0", 6) == 0 && (o[6] == ',' || o[6] == '\0'))
             r.use = 0;
         else if (sscanf(o, "gemv=%dx%d%n", &cols, &rows, &used) == 2 && (o[used] == ',' || o[used] == '\0') &&
-                 (cols == 1 || cols == 2 || cols == 4 || cols == 8) && (rows == 1 || rows == 2 || rows == 4 || rows == 8) &&
-                 cols * rows <= 16)
+                 nf_gemv_tile_valid((nf_gemv_tile){cols, rows}))
             r = (nf_gemv_override){1, {cols, rows}};
         const char *comma = strchr(o, ',');
         o = comma ? comma + 1 : NULL;

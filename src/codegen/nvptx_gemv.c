@@ -75,10 +75,10 @@ nf_gemv_tile nf_gemv_choose(int64_t M, int64_t N, int64_t K, size_t x_bytes, siz
 {
     nf_gemv_tile best = {1, 1};
     double best_us = -1;
-    for (int cols = 1; cols <= 8; cols *= 2) {
-        for (int rows = 1; rows <= 8 && cols * rows <= 16; rows *= 2) {
+    for (int cols = 1; cols <= NF_GEMV_MAX_SIDE; cols *= 2) {
+        for (int rows = 1; rows <= NF_GEMV_MAX_SIDE; rows *= 2) {
             nf_gemv_tile t = {cols, rows};
-            if (N % cols || gemv_steps(K) * loads_per_step(t, w_bytes) > MAX_LOADS || (rows > 1 && rows / 2 >= M))
+            if (!nf_gemv_tile_valid(t) || N % cols || gemv_steps(K) * loads_per_step(t, w_bytes) > MAX_LOADS || (rows > 1 && rows / 2 >= M))
                 continue;
             int64_t blocks = N / cols * ceil_div(M, rows), per_sm = ceil_div(blocks, sms > 0 ? sms : 132);
             double bytes = (double)K * (double)(cols * w_bytes + rows * x_bytes);
@@ -251,7 +251,6 @@ static void end_if(gemv *g, LLVMBasicBlockRef after)
 nf_status nf_nvptx_emit_gemv(const nf_target *t, LLVMModuleRef m, const nf_plan *pl, int index, const nf_slots *s,
                              nf_error *err)
 {
-    enum { MAX_OUT = 16 };
     const nf_fused_kernel *k = &pl->kernels[index];
     gemv g = {.c = LLVMGetModuleContext(m), .m = m};
     g.i32 = LLVMInt32TypeInContext(g.c);
@@ -285,7 +284,7 @@ nf_status nf_nvptx_emit_gemv(const nf_target *t, LLVMModuleRef m, const nf_plan 
     LLVMValueRef tid = LLVMBuildZExt(g.b, call(&g, "llvm.nvvm.read.ptx.sreg.tid.x", NULL, 0), g.i64, "");
     LLVMValueRef col0 = LLVMBuildMul(g.b, LLVMBuildZExt(g.b, call(&g, "llvm.nvvm.read.ptx.sreg.ctaid.x", NULL, 0), g.i64, ""), c64(&g, cols), "");
     LLVMValueRef row0 = LLVMBuildMul(g.b, LLVMBuildZExt(g.b, call(&g, "llvm.nvvm.read.ptx.sreg.ctaid.y", NULL, 0), g.i64, ""), c64(&g, rows), "");
-    LLVMValueRef w_row[8], x_row_at[8];
+    LLVMValueRef w_row[NF_GEMV_MAX_SIDE], x_row_at[NF_GEMV_MAX_SIDE];
     for (int j = 0; j < cols; j++) {
         LLVMValueRef at = LLVMBuildMul(g.b, LLVMBuildAdd(g.b, col0, c64(&g, j), ""), c64(&g, lw->strides[0]), "");
         w_row[j] = LLVMBuildGEP2(g.b, we, wb, &at, 1, "");
@@ -299,7 +298,7 @@ nf_status nf_nvptx_emit_gemv(const nf_target *t, LLVMModuleRef m, const nf_plan 
     /* acc[q][j] = sum over k = 8 tid + 8 threads i of x[row0 + q, k..k+8] . w[col0 + j, k..k+8],
      * fused multiply-adds in k order (a bf16 x bf16 product is exact in f32, so
      * this is the sum of the products rounded once per add) */
-    LLVMValueRef acc[MAX_OUT], zero = LLVMConstReal(g.f32, 0.0);
+    LLVMValueRef acc[NF_GEMV_MAX_OUTPUTS], zero = LLVMConstReal(g.f32, 0.0);
     for (int i = 0; i < outs; i++)
         acc[i] = zero;
     LLVMTypeRef fma_type[1] = {g.f32};
@@ -326,7 +325,7 @@ nf_status nf_nvptx_emit_gemv(const nf_target *t, LLVMModuleRef m, const nf_plan 
                 load8(&g, xb, g.x_dtype, LLVMBuildAdd(g.b, x_row_at[q], kk, ""), r[cols + q]);
         }
         for (int64_t i = 0; i < n; i++) {
-            LLVMValueRef wv[8][8], xv[8][8];
+            LLVMValueRef wv[NF_GEMV_MAX_SIDE][8], xv[NF_GEMV_MAX_SIDE][8];
             LLVMValueRef (*r)[2] = &raw[i * (cols + rows)];
             for (int j = 0; j < cols; j++)
                 unpack8(&g, r[j], g.w_dtype, valid[i], wv[j]);
