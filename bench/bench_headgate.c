@@ -442,9 +442,11 @@ static void print_case(int64_t t, bool f32_weights, double floor_us, const varia
             if (goal > 0)
                 snprintf(target, sizeof target, "%5.1f %s", goal, best_us(&v->t) <= goal ? "met" : "MISSED");
         }
-        printf("%6s %7s %-8s %3d %9s %9s %9.2f %7s %7.2f %10.2g %-5s %8.1f  %s\n", tt, fl, v->label,
+        char first[32];
+        snprintf(first, sizeof first, "%.1f (%.0f+%.0f)", v->first_ms, v->stats.last_llvm_ms, v->stats.last_driver_ms);
+        printf("%6s %7s %-8s %3d %9s %9s %9.2f %7s %7.2f %10.2g %-5s %17s  %s\n", tt, fl, v->label,
                v->stats.kernels, graph, replay, v->t.plain_us, host, best_us(&v->t) / floor_us, v->rel_err, v->check,
-               v->first_ms, target);
+               first, target);
     }
 }
 
@@ -609,8 +611,8 @@ int bench_headgate(const bench_opts *o)
             break;
         }
         printf("\n%s (%s)\n", f->graph, f->what);
-        printf("%6s %7s %-8s %3s %9s %9s %9s %7s %7s %10s %-5s %8s  %s\n", "T", "floor", "variant", "kn", "graph",
-               "replay", "plain", "host", "x floor", "rel err", "check", "1st ms", "target");
+        printf("%6s %7s %-8s %3s %9s %9s %9s %7s %7s %10s %-5s %17s  %s\n", "T", "floor", "variant", "kn", "graph",
+               "replay", "plain", "host", "x floor", "rel err", "check", "1st ms (LLVM+drv)", "target");
         for (int k = 0; k < n_sizes && s == NF_OK; k++) {
             s = bench_case(o, &c, g, &in, f, sizes[k], ref_tbps, csv, &failed, &err);
             if (s != NF_OK) { /* report and go on: the other cases' figures still count */
@@ -634,7 +636,7 @@ int bench_headgate(const bench_opts *o)
            "rel err: max |got - ref| / max |ref| vs the exact float64 math (rows: all up to T = %d, else %d at each "
            "end);\ncheck: PASS = vs nf_interpret within nf_graph_tolerance (T <= %d) and rel err <= %g; f64 = the "
            "rel err bound only; 1st ms: the first call of the shape (LLVM, the driver's PTX compile and load, run; an "
-           "empty disk cache and CUDA_CACHE_DISABLE=1);\ntarget: the issue's, for fused in a graph\n",
+           "empty disk cache and CUDA_CACHE_DISABLE=1), with LLVM's ms and the driver's (PTX compile, load) of it;\ntarget: the issue's, for fused in a graph\n",
            o->graph_calls, REF_ALL_ROWS, REF_END_ROWS, CHECK_MAX_T, MAX_REL_ERR);
     return failed ? 1 : 0;
 }

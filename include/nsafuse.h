@@ -263,6 +263,8 @@ typedef struct nf_kernel_stats {
     int compiled_signatures;
     double last_compile_ms; /* codegen + load of the last signature compiled */
     bool last_from_disk_cache; /* it was loaded from the disk cache: no LLVM, no driver JIT */
+    double last_llvm_ms;    /* of last_compile_ms: LLVM, IR to machine code or PTX (0 from the disk cache) */
+    double last_driver_ms;  /* of last_compile_ms: the driver's PTX compile and the module load (GPU) */
 } nf_kernel_stats;
 NF_API void nf_kernel_get_stats(const nf_kernel *k, nf_kernel_stats *s);
 

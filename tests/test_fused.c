@@ -155,6 +155,11 @@ static int check_graph(const nf_graph *g, const int64_t *sym_sizes, uint64_t see
         nf_kernel_get_stats(k, &stats);
         if (run == 0)
             kernels = stats.kernels;
+        if (run > 0 && !stats.last_from_disk_cache && /* the GPU compile's parts, each within the whole */
+            !(stats.last_llvm_ms > 0 && stats.last_driver_ms > 0 &&
+              stats.last_llvm_ms + stats.last_driver_ms <= stats.last_compile_ms))
+            fail_msg("%s: compile times: LLVM %g + driver %g ms against %g in all", what, stats.last_llvm_ms,
+                     stats.last_driver_ms, stats.last_compile_ms);
         nf_kernel_free(k);
         compare_outputs(g, got, want, no, keep_fp32 && run != 2, what, seed, target, run == 2);
     }

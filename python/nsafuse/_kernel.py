@@ -390,11 +390,13 @@ class Kernel:
 
     def stats(self):
         """kernels per run, signatures compiled, the last compile's time in
-        ms and whether it came from the disk cache (of the last device used)."""
+        ms (and of it LLVM's and the GPU driver's), and whether it came from
+        the disk cache (of the last device used)."""
         s = _lib.NfKernelStats()
         _lib.kernel_get_stats(self._dump_handle(), ctypes.byref(s))
         return {"kernels": s.kernels, "compiled_signatures": s.compiled_signatures,
-                "last_compile_ms": s.last_compile_ms, "last_from_disk_cache": s.last_from_disk_cache}
+                "last_compile_ms": s.last_compile_ms, "last_from_disk_cache": s.last_from_disk_cache,
+                "last_llvm_ms": s.last_llvm_ms, "last_driver_ms": s.last_driver_ms}
 
     def tolerance(self, output=0, max_abs=1.0):
         """(atol, rtol) within which this kernel matches nsafuse's reference

@@ -64,6 +64,8 @@ class NfKernelStats(ctypes.Structure):
         ("compiled_signatures", c_int),
         ("last_compile_ms", c_double),
         ("last_from_disk_cache", c_bool),
+        ("last_llvm_ms", c_double),
+        ("last_driver_ms", c_double),
     ]
 
 

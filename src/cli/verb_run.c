@@ -72,9 +72,11 @@ static nf_status run_once(run_state *r, nf_error *err)
         nf_kernel_get_stats(r->k, &st);
         printf("kernels %d\n", st.kernels);
         /* timing varies run to run: stderr keeps stdout reproducible */
-        fprintf(stderr, "%s in %.2f ms\n",
-                st.last_from_disk_cache ? "loaded from the disk cache (no LLVM, no driver JIT)" : "compiled",
-                st.last_compile_ms);
+        if (st.last_from_disk_cache)
+            fprintf(stderr, "loaded from the disk cache (no LLVM, no driver JIT) in %.2f ms\n", st.last_compile_ms);
+        else
+            fprintf(stderr, "compiled in %.2f ms (LLVM %.2f, driver %.2f)\n", st.last_compile_ms, st.last_llvm_ms,
+                    st.last_driver_ms);
     }
     if (s == NF_OK)
         s = cli_download(&r->out, err);

@@ -30,6 +30,7 @@ struct nf_gpu_code {
     void **temps;    /* by slot; temporaries live as long as the signature */
     int n_slots, n_kernels;
     bool from_disk;  /* loaded from the disk cache: no LLVM, no JIT */
+    double llvm_ms, driver_ms; /* compiling it, when not from the disk cache */
 };
 
 static nf_status emit_image(const nf_target *t, const nf_plan *p, const nf_slots *s, void **image, size_t *size,
@@ -79,9 +80,12 @@ static nf_status load(nf_gpu_code *code, const nf_target *t, const nf_plan *p, c
         }
     }
     bool is_ptx = false;
+    double t0 = nf_now_ms();
     nf_status st = emit_image(t, p, s, &image, &size, &is_ptx, err);
     if (st)
         return st;
+    double t1 = nf_now_ms();
+    code->llvm_ms = t1 - t0;
     void *binary = image;
     size_t binary_size = size;
     if (is_ptx && code->dev->link_ptx_to_cubin) {
@@ -97,6 +101,7 @@ static nf_status load(nf_gpu_code *code, const nf_target *t, const nf_plan *p, c
         binary_size = cubin_size;
     }
     st = code->dev->load_module(binary, binary_size, false, &code->module, err);
+    code->driver_ms = nf_now_ms() - t1;
     if (!st && cache_key)
         nf_disk_cache_put(cache_key, binary, binary_size, &ignored); /* a cache that cannot write is no error */
     free(binary);
@@ -163,6 +168,8 @@ nf_status nf_gpu_compile(const nf_target *t, const nf_plan *p, const nf_slots *s
 }
 
 bool nf_gpu_code_from_disk(const nf_gpu_code *code) { return code && code->from_disk; }
+double nf_gpu_code_llvm_ms(const nf_gpu_code *code) { return code ? code->llvm_ms : 0; }
+double nf_gpu_code_driver_ms(const nf_gpu_code *code) { return code ? code->driver_ms : 0; }
 
 void nf_gpu_code_free(nf_gpu_code *code)
 {

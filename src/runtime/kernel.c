@@ -38,7 +38,7 @@ struct nf_kernel {
     pthread_mutex_t lock;
     compiled *signatures;
     int n_signatures;
-    double last_compile_ms;
+    double last_compile_ms, last_llvm_ms, last_driver_ms;
     bool last_from_disk;
     int last_launched;  /* by the last run, staged copies included; -1 before any */
     char *graph_text;   /* part of the disk cache key */
@@ -55,7 +55,7 @@ void nf_compile_options_init(nf_compile_options *o)
     o->target = "host";
 }
 
-static double now_ms(void)
+double nf_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -361,7 +361,7 @@ static nf_status compile_signature(nf_kernel *k, const int64_t *key, size_t key_
                                    const nf_tensor *in, const nf_tensor *out, bool aligned16, const nf_alias *alias,
                                    compiled **result, nf_error *err)
 {
-    double t0 = now_ms();
+    double t0 = nf_now_ms();
     int nk = k->plan->n_kernels;
     compiled *c = calloc(1, sizeof *c);
     if (!c)
@@ -411,8 +411,10 @@ static nf_status compile_signature(nf_kernel *k, const int64_t *key, size_t key_
         free_compiled(c);
         return st;
     }
-    k->last_compile_ms = now_ms() - t0;
+    k->last_compile_ms = nf_now_ms() - t0;
     k->last_from_disk = nf_gpu_code_from_disk(c->gpu);
+    k->last_llvm_ms = c->gpu ? nf_gpu_code_llvm_ms(c->gpu) : k->last_compile_ms; /* host: all of it */
+    k->last_driver_ms = c->gpu ? nf_gpu_code_driver_ms(c->gpu) : 0;
     *result = c;
     return NF_OK;
 }
@@ -532,6 +534,8 @@ void nf_kernel_get_stats(const nf_kernel *k, nf_kernel_stats *s)
     s->compiled_signatures = k->n_signatures;
     s->last_compile_ms = k->last_compile_ms;
     s->last_from_disk_cache = k->last_from_disk;
+    s->last_llvm_ms = k->last_llvm_ms;
+    s->last_driver_ms = k->last_driver_ms;
 }
 
 /* ---- dump ---------------------------------------------------------------- */

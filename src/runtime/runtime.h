@@ -56,6 +56,13 @@ nf_status nf_gpu_compile(const nf_target *t, const nf_plan *p, const nf_slots *s
 nf_status nf_gpu_execute(nf_gpu_code *code, const nf_plan *p, const nf_slots *s, const nf_tensor *inputs,
                          const nf_tensor *outputs, void *stream, nf_error *err);
 bool nf_gpu_code_from_disk(const nf_gpu_code *code);
+/* ms spent compiling it: in LLVM (IR to PTX or a code object) and in the
+ * driver (PTX to a cubin, loading); both 0 when it came from the disk cache */
+double nf_gpu_code_llvm_ms(const nf_gpu_code *code);
+double nf_gpu_code_driver_ms(const nf_gpu_code *code);
 void nf_gpu_code_free(nf_gpu_code *code);
+
+/* CLOCK_MONOTONIC in ms (kernel.c) */
+double nf_now_ms(void);
 
 #endif
