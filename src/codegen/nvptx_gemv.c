@@ -4,9 +4,9 @@
  * 16-byte loads along K, every load of the block written out so that all
  * are in flight at once; the sums meet through warp shuffles and shared
  * memory in a fixed order (deterministic), and the first threads apply the
- * epilogue: one launch, no workspace, no grid-wide sync. Weights may be
- * bf16/f16 (as x) or f32 with x widened from bf16 by a cast (the
- * fp32-weight form: fp32 products, as an fp32 GEMM). */
+ * epilogue: one launch, no workspace, no grid-wide sync. x and W may be
+ * bf16 or f16 (the same), W f32 with x widened from bf16 by a cast (the
+ * fp32-weight form), or both f32: fp32 products, as an fp32 GEMM. */
 #include "codegen/codegen.h"
 #include "codegen/nvptx_gemm.h"
 
@@ -62,8 +62,11 @@ static int gemv_threads(int64_t K)
 
 static int64_t gemv_steps(int64_t K) { return ceil_div(K, 8 * (int64_t)gemv_threads(K)); }
 
-/* 16-byte loads per thread and step: one per row of x, one or two (f32) per column of W. */
-static int loads_per_step(nf_gemv_tile t, size_t w_bytes) { return t.rows + t.cols * (int)(w_bytes / 2); }
+/* 16-byte loads per thread and step: one per row of x and column of W, two where it is f32. */
+static int loads_per_step(nf_gemv_tile t, size_t x_bytes, size_t w_bytes)
+{
+    return t.rows * (int)(x_bytes / 2) + t.cols * (int)(w_bytes / 2);
+}
 
 /* The tile with the least estimated time: the blocks an SM runs (the grid
  * over the SMs, rounded up) times each block's bytes at an SM's share of L2
@@ -78,7 +81,8 @@ nf_gemv_tile nf_gemv_choose(int64_t M, int64_t N, int64_t K, size_t x_bytes, siz
     for (int cols = 1; cols <= NF_GEMV_MAX_SIDE; cols *= 2) {
         for (int rows = 1; rows <= NF_GEMV_MAX_SIDE; rows *= 2) {
             nf_gemv_tile t = {cols, rows};
-            if (!nf_gemv_tile_valid(t) || N % cols || gemv_steps(K) * loads_per_step(t, w_bytes) > MAX_LOADS || (rows > 1 && rows / 2 >= M))
+            if (!nf_gemv_tile_valid(t) || N % cols || gemv_steps(K) * loads_per_step(t, x_bytes, w_bytes) > MAX_LOADS ||
+                (rows > 1 && rows / 2 >= M))
                 continue;
             int64_t blocks = N / cols * ceil_div(M, rows), per_sm = ceil_div(blocks, sms > 0 ? sms : 132);
             double bytes = (double)K * (double)(cols * w_bytes + rows * x_bytes);
@@ -97,9 +101,10 @@ nf_gemv_tile nf_gemv_choose(int64_t M, int64_t N, int64_t K, size_t x_bytes, siz
 static nf_gemv_tile tile_for(const nf_fused_kernel *k, const nf_slots *s, int64_t M, int64_t N, int64_t K)
 {
     nf_gemv_override o = nf_gemm_override_gemv();
-    if (o.use == 1 && N % o.tile.cols == 0 && gemv_steps(K) * loads_per_step(o.tile, nf_dtype_size(k->b.source->dtype)) <= MAX_LOADS)
+    size_t xs = nf_dtype_size(x_source(k)->dtype), ws = nf_dtype_size(k->b.source->dtype);
+    if (o.use == 1 && N % o.tile.cols == 0 && gemv_steps(K) * loads_per_step(o.tile, xs, ws) <= MAX_LOADS)
         return o.tile;
-    return nf_gemv_choose(M, N, K, nf_dtype_size(x_source(k)->dtype), nf_dtype_size(k->b.source->dtype), s->multiprocessors);
+    return nf_gemv_choose(M, N, K, xs, ws, s->multiprocessors);
 }
 
 bool nf_nvptx_gemv_applies(const nf_fused_kernel *k, const nf_slots *s)
@@ -114,12 +119,13 @@ bool nf_nvptx_gemv_applies(const nf_fused_kernel *k, const nf_slots *s)
         return false;
     bool halves = (x->dtype == NF_BF16 || x->dtype == NF_F16) && w->dtype == x->dtype;
     bool f32w = x->dtype == NF_BF16 && w->dtype == NF_F32 && k->gemm->args[0] != x;
-    if (!halves && !f32w)
+    bool f32 = x->dtype == NF_F32 && w->dtype == NF_F32; /* a plain fp32 GEMM */
+    if (!halves && !f32w && !f32)
         return false;
     int64_t M, N, K;
     nf_gemm_sizes(k, s, &M, &N, &K);
     if (M < 1 || M > (o.use == 1 ? NF_GEMV_FORCED_MAX_M : NF_GEMV_MAX_M) || K % 8 ||
-        gemv_steps(K) * loads_per_step((nf_gemv_tile){1, 1}, nf_dtype_size(w->dtype)) > MAX_LOADS)
+        gemv_steps(K) * loads_per_step((nf_gemv_tile){1, 1}, nf_dtype_size(x->dtype), nf_dtype_size(w->dtype)) > MAX_LOADS)
         return false;
     /* past 8 rows, only where the grid is one wave: H100, head gate, us, GEMV
      * against the tensor cores' split-K: T = 17 2.83 / 3.42, 32 3.13 / 3.39
@@ -306,7 +312,7 @@ nf_status nf_nvptx_emit_gemv(const nf_target *t, LLVMModuleRef m, const nf_plan 
     /* every load of a batch of steps before its first multiply-add, so that
      * they are in flight together (emitted step by step, ptxas kept one
      * step's loads in flight: a round trip to L2 per step) */
-    int per_step = loads_per_step(g.tile, nf_dtype_size(g.w_dtype));
+    int per_step = loads_per_step(g.tile, nf_dtype_size(g.x_dtype), nf_dtype_size(g.w_dtype));
     int64_t batch = BATCH_LOADS / per_step > 0 ? BATCH_LOADS / per_step : 1;
     for (int64_t i0 = 0; i0 < steps; i0 += batch) {
         int64_t n = steps - i0 < batch ? steps - i0 : batch;
