@@ -239,21 +239,6 @@ static LLVMValueRef warp_reduce_scatter(gemv *g, LLVMValueRef *v, int n, LLVMVal
     return v[0];
 }
 
-/* if (cond) { ...then the builder is in the taken block; close with end_if } */
-static LLVMBasicBlockRef begin_if(gemv *g, LLVMValueRef cond, const char *name)
-{
-    LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(g->c, g->fn, name), after = LLVMAppendBasicBlockInContext(g->c, g->fn, "");
-    LLVMBuildCondBr(g->b, cond, then, after);
-    LLVMPositionBuilderAtEnd(g->b, then);
-    return after;
-}
-
-static void end_if(gemv *g, LLVMBasicBlockRef after)
-{
-    LLVMBuildBr(g->b, after);
-    LLVMPositionBuilderAtEnd(g->b, after);
-}
-
 nf_status nf_nvptx_emit_gemv(const nf_target *t, LLVMModuleRef m, const nf_plan *pl, int index, const nf_slots *s,
                              nf_error *err)
 {
@@ -353,10 +338,10 @@ nf_status nf_nvptx_emit_gemv(const nf_target *t, LLVMModuleRef m, const nf_plan 
     int lg = log2i(outs);
     LLVMValueRef sum = warp_reduce_scatter(&g, acc, outs, lane);
     LLVMValueRef writer = LLVMBuildICmp(g.b, LLVMIntEQ, LLVMBuildAnd(g.b, lane, c32(&g, (32 >> lg) - 1), ""), c32(&g, 0), "");
-    LLVMBasicBlockRef after = begin_if(&g, writer, "lane_writes");
+    LLVMBasicBlockRef after = nf_emit_if_begin(g.b, g.fn, writer);
     LLVMValueRef at = LLVMBuildAdd(g.b, LLVMBuildMul(g.b, warp, c32(&g, outs), ""), LLVMBuildLShr(g.b, lane, c32(&g, 5 - lg), ""), "");
     LLVMBuildStore(g.b, sum, LLVMBuildGEP2(g.b, g.f32, sm, &at, 1, ""));
-    end_if(&g, after);
+    nf_emit_if_end(g.b, after);
     call(&g, "llvm.nvvm.barrier.cta.sync.aligned.all", (LLVMValueRef[]){c32(&g, 0)}, 1);
 
     /* thread o < outs: output (row0 + o / cols, col0 + o % cols), its sum over the warps in order, then the epilogue */
@@ -364,7 +349,7 @@ nf_status nf_nvptx_emit_gemv(const nf_target *t, LLVMModuleRef m, const nf_plan 
     LLVMValueRef col = LLVMBuildAdd(g.b, col0, LLVMBuildURem(g.b, tid, c64(&g, cols), ""), "");
     LLVMValueRef mine = LLVMBuildAnd(g.b, LLVMBuildICmp(g.b, LLVMIntULT, tid, c64(&g, outs), ""),
                                      LLVMBuildICmp(g.b, LLVMIntSLT, row, c64(&g, g.M), ""), "");
-    after = begin_if(&g, mine, "epilogue");
+    after = nf_emit_if_begin(g.b, g.fn, mine);
     LLVMValueRef out = LLVMBuildTrunc(g.b, tid, g.i32, ""), total = NULL;
     for (int w8 = 0; w8 < threads / 32; w8++) {
         LLVMValueRef a = LLVMBuildAdd(g.b, c32(&g, w8 * outs), out, "");
@@ -373,6 +358,6 @@ nf_status nf_nvptx_emit_gemv(const nf_target *t, LLVMModuleRef m, const nf_plan 
     }
     nf_body_set_accumulator(body, k->gemm, total);
     nf_body_store_outputs_flat(body, LLVMBuildAdd(g.b, LLVMBuildMul(g.b, row, c64(&g, g.N), ""), col, ""));
-    end_if(&g, after);
+    nf_emit_if_end(g.b, after);
     return nf_gpu_kernel_end(body, g.b, err);
 }
