@@ -253,6 +253,17 @@ NF_API void nf_kernel_free(nf_kernel *k);
 NF_API nf_status nf_kernel_run(nf_kernel *k, const nf_tensor *inputs, int n_inputs, const nf_tensor *outputs,
                         int n_outputs, void *stream, nf_error *err);
 
+/* Compiles ahead of the first call, for each of the n bindings of the
+ * graph's symbolic sizes (sizes[i]: T = 1, 8, ...), the code that a call with
+ * contiguous, 16-byte aligned tensors of those sizes runs, so that call finds
+ * it ready (and on NVIDIA a later process finds it in the disk cache).
+ * Signatures compile on up to `threads` threads at once (0: one per core),
+ * which is how a server warms its batch sizes up in a fraction of the serial
+ * time. Calls of signatures compiled already never wait behind a compile.
+ * On failure returns the first error, naming the sizes; the others still
+ * compile. */
+NF_API nf_status nf_kernel_prepare(nf_kernel *k, const nf_bindings *sizes, int n, int threads, nf_error *err);
+
 /* What `nsafuse dump` prints: what is "ir", "fused", "llvm", "ptx", "amdgcn"
  * (text) or "hsaco" (binary), for the sizes in b. *out is malloc'd. */
 NF_API nf_status nf_kernel_dump(nf_kernel *k, const char *what, const nf_bindings *b, char **out, size_t *len,

@@ -1,6 +1,8 @@
-/* The compile-and-run API: DLPack tensors in, and one compiled kernel used
- * from several threads at once with changing shapes (the signature cache). */
+/* The compile-and-run API: DLPack tensors in, one compiled kernel used from
+ * several threads at once with changing shapes (the signature cache), and
+ * sizes prepared ahead of their calls. */
 #include "nsafuse.h"
+#include "compiled_test_util.h"
 
 #include <dlpack/dlpack.h>
 #include <pthread.h>
@@ -133,6 +135,120 @@ static void one_kernel_serves_many_threads_and_shapes(void **state)
     nf_graph_free(g);
 }
 
+/* Runs k once at size T on device (host or cuda) with fresh random inputs
+ * and poisoned output, against the interpreter within the graph's tolerance. */
+static void run_and_check(nf_kernel *k, const nf_graph *g, nf_device_kind device, int64_t T, uint64_t seed)
+{
+    int64_t xs[2] = {T, 33}, ss[1] = {33};
+    host_tensor x, s, got, want;
+    alloc_tensor(&x, NF_BF16, 2, xs);
+    alloc_tensor(&s, NF_F32, 1, ss);
+    alloc_tensor(&got, NF_BF16, 2, xs);
+    alloc_tensor(&want, NF_BF16, 2, xs);
+    nf_error err;
+    nf_tensor_fill_random(&x.t, seed, NULL);
+    nf_tensor_fill_random(&s.t, seed + 1, NULL);
+    nf_tensor_fill_poison(&got.t, NULL);
+    nf_tensor in[2] = {x.t, s.t}, out = got.t;
+    size_t bytes[3] = {(size_t)T * 33 * 2, 33 * 4, (size_t)T * 33 * 2};
+    void *mem[3] = {x.mem, s.mem, got.mem};
+    nf_tensor *on_device[3] = {&in[0], &in[1], &out};
+    for (int i = 0; device != NF_DEVICE_HOST && i < 3; i++) {
+        assert_int_equal(nf_device_alloc(device, bytes[i], &on_device[i]->data, &err), NF_OK);
+        assert_int_equal(nf_device_copy(on_device[i]->data, device, mem[i], NF_DEVICE_HOST, bytes[i], &err), NF_OK);
+        on_device[i]->device = device;
+    }
+    if (nf_kernel_run(k, in, 2, &out, 1, NULL, &err))
+        fail_msg("T = %lld: %s", (long long)T, err.message);
+    if (device != NF_DEVICE_HOST) {
+        assert_int_equal(nf_device_copy(got.mem, NF_DEVICE_HOST, out.data, device, bytes[2], &err), NF_OK);
+        for (int i = 0; i < 3; i++)
+            nf_device_free(device, on_device[i]->data);
+    }
+    nf_tensor ref_in[2] = {x.t, s.t};
+    assert_int_equal(nf_interpret(g, ref_in, 2, &want.t, 1, &err), NF_OK);
+    nf_compare_result r;
+    assert_int_equal(nf_tensor_compare(&got.t, &want.t, nf_graph_tolerance(g, 0, 3.0), &r, &err), NF_OK);
+    if (r.n_mismatch)
+        fail_msg("T = %lld: %lld elements differ from the interpreter", (long long)T, (long long)r.n_mismatch);
+    free(x.mem);
+    free(s.mem);
+    free(got.mem);
+    free(want.mem);
+}
+
+/* Sizes prepared on several threads are compiled once each, and their calls
+ * (contiguous, aligned tensors) compile nothing more and compute right. */
+static void prepare_on(const char *target, nf_device_kind device)
+{
+    uint64_t seed = test_seed(20261208);
+    nf_error err;
+    nf_graph *g = nf_graph_parse(graph_text, strlen(graph_text), "prepare.nf", NULL, &err);
+    assert_non_null(g);
+    nf_compile_options o;
+    nf_compile_options_init(&o);
+    o.target = target;
+    nf_kernel *k;
+    assert_int_equal(nf_compile(g, &o, &k, &err), NF_OK);
+    static const int64_t sizes[] = {1, 7, 33, 100, 250};
+    enum { N = sizeof sizes / sizeof sizes[0] };
+    nf_bindings b[N];
+    for (int i = 0; i < N; i++)
+        b[i] = (nf_bindings){.n = 1, .names = {"T"}, .sizes = {sizes[i]}};
+    assert_int_equal(nf_kernel_prepare(k, b, N, 3, &err), NF_OK);
+    nf_kernel_stats st;
+    nf_kernel_get_stats(k, &st);
+    assert_int_equal(st.compiled_signatures, N);
+    assert_int_equal(nf_kernel_prepare(k, b, N, 0, &err), NF_OK); /* all there already */
+    for (int i = 0; i < N; i++)
+        run_and_check(k, g, device, sizes[i], seed + (uint64_t)i * 2);
+    nf_kernel_get_stats(k, &st);
+    assert_int_equal(st.compiled_signatures, N);
+    nf_kernel_free(k);
+    nf_graph_free(g);
+}
+
+static void prepared_sizes_run_without_compiling(void **state)
+{
+    (void)state;
+    prepare_on("host", NF_DEVICE_HOST);
+    if (find_cuda("prepared sizes run on the GPU without compiling"))
+        prepare_on("cuda", NF_DEVICE_CUDA);
+}
+
+/* Bad arguments and bad sizes are errors that name what is wrong; the good
+ * sizes of the list still compile. */
+static void prepare_reports_the_first_bad_size(void **state)
+{
+    (void)state;
+    nf_error err;
+    nf_graph *g = nf_graph_parse(graph_text, strlen(graph_text), "prepare.nf", NULL, &err);
+    assert_non_null(g);
+    nf_kernel *k;
+    assert_int_equal(nf_compile(g, NULL, &k, &err), NF_OK);
+    nf_bindings b[4] = {
+        {.n = 1, .names = {"T"}, .sizes = {4}},
+        {.n = 1, .names = {"S"}, .sizes = {3}},
+        {.n = 1, .names = {"T"}, .sizes = {-2}},
+        {.n = 1, .names = {"T"}, .sizes = {9}},
+    };
+    assert_int_equal(nf_kernel_prepare(k, b, 4, 2, &err), NF_ERR_ARG);
+    assert_non_null(strstr(err.message, "preparing S=3: "));
+    nf_kernel_stats st;
+    nf_kernel_get_stats(k, &st);
+    assert_int_equal(st.compiled_signatures, 2);
+
+    assert_int_equal(nf_kernel_prepare(NULL, b, 1, 0, &err), NF_ERR_ARG);
+    assert_non_null(strstr(err.message, "kernel is NULL"));
+    assert_int_equal(nf_kernel_prepare(k, NULL, 1, 0, &err), NF_ERR_ARG);
+    assert_int_equal(nf_kernel_prepare(k, b, -1, 0, &err), NF_ERR_ARG);
+    assert_int_equal(nf_kernel_prepare(k, b, 1, -3, &err), NF_ERR_ARG);
+    assert_non_null(strstr(err.message, "threads"));
+    assert_int_equal(nf_kernel_prepare(k, NULL, 0, 0, &err), NF_OK);
+    nf_kernel_free(k);
+    nf_graph_free(g);
+}
+
 /* The device each target's kernels run on, and no device for a non-target. */
 static void targets_name_their_device(void **state)
 {
@@ -158,6 +274,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(dlpack_tensors_map_to_nf_tensors),
         cmocka_unit_test(one_kernel_serves_many_threads_and_shapes),
+        cmocka_unit_test(prepared_sizes_run_without_compiling),
+        cmocka_unit_test(prepare_reports_the_first_bad_size),
         cmocka_unit_test(targets_name_their_device),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

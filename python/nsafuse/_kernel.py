@@ -360,6 +360,49 @@ class Kernel:
             return results[0][0]
         return tuple(r[0] for r in results)
 
+    # ---- compiling ahead -------------------------------------------------
+
+    def prepare(self, *sizes, device=None, threads=0, **symbol_sizes):
+        """Compiles, ahead of the first calls, the code for contiguous tensors
+        of each of these sizes, several sizes at once (threads=0: one per
+        core), so those calls only launch: k.prepare(T=[1, 2, 4, 8]), or
+        k.prepare({"T": 1, "S": 4}, {"T": 8, "S": 4}). Lists given by keyword
+        are taken together, element by element; a single number holds for
+        all. device: "host", "cuda" or "hip"; by default the kernel's target
+        or the device of its last call. On NVIDIA the code also lands in the
+        disk cache, for later processes."""
+        bindings = [dict(b) for b in sizes] + self._zip_sizes(symbol_sizes)
+        handle = self._handle_for(self._prepare_device(device))
+        if handle is None:
+            raise Error(f"this kernel was compiled for target {self.target!r}, not for device {device!r}")
+        structs = [self._bindings_struct(b) for b in bindings]
+        arr = (NfBindings * max(len(structs), 1))(*[b for b, _ in structs])
+        err = NfError()
+        if _lib.kernel_prepare(handle, arr, len(structs), int(threads), ctypes.byref(err)):
+            raise _lib.error_from(err)
+
+    @staticmethod
+    def _zip_sizes(symbol_sizes):
+        lists = {n: list(v) for n, v in symbol_sizes.items() if not isinstance(v, int)}
+        lengths = {len(v) for v in lists.values()}
+        if len(lengths) > 1:
+            raise Error(f"prepare: the size lists differ in length ({', '.join(f'{n}: {len(v)}' for n, v in lists.items())})")
+        count = lengths.pop() if lengths else (1 if symbol_sizes else 0)
+        return [{n: (lists[n][i] if n in lists else v) for n, v in symbol_sizes.items()} for i in range(count)]
+
+    def _prepare_device(self, device):
+        if device is not None:
+            kind = _target_device(device)
+            if kind is None:
+                raise Error(f"prepare: unknown device {device!r} (host, cuda or hip)")
+            return kind
+        if self.target is not None:
+            return _target_device(self.target)
+        if self._last_device is not None:
+            return self._last_device
+        raise Error("prepare: say which device (device=\"cuda\", \"hip\" or \"host\"): "
+                    "this kernel takes the device of its inputs and has not been called yet")
+
     # ---- what was compiled ------------------------------------------------
 
     def _dump_handle(self):

@@ -149,6 +149,7 @@ kernel_run_raw = ctypes.cast(kernel_run, ctypes.CFUNCTYPE(c_int, c_void_p, c_voi
 kernel_dump = _proto("nf_kernel_dump", c_int, c_void_p, c_char_p, _P_BIND, POINTER(c_void_p), POINTER(c_size_t),
                      _P_ERR)
 kernel_get_stats = _proto("nf_kernel_get_stats", None, c_void_p, POINTER(NfKernelStats))
+kernel_prepare = _proto("nf_kernel_prepare", c_int, c_void_p, _P_BIND, c_int, c_int, _P_ERR)
 
 
 STATUS_NAMES = ("NF_OK", "NF_ERR_PARSE", "NF_ERR_TYPE", "NF_ERR_ARG", "NF_ERR_UNSUPPORTED", "NF_ERR_NOMEM",

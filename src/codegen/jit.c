@@ -1,4 +1,6 @@
-/* Host JIT: ORC LLJIT behind a mutex. */
+/* Host JIT: ORC LLJIT behind a mutex. Modules are optimized before they
+ * enter it, each with a target machine of its own, so several threads
+ * optimize at once; only the JIT's own work (code generation) is serialized. */
 #include "codegen/jit.h"
 
 #include "codegen/emit.h"
@@ -13,7 +15,6 @@
 struct nf_jit {
     pthread_mutex_t mu;
     LLVMOrcLLJITRef jit;
-    LLVMTargetMachineRef tm; /* tunes the optimization pipeline */
 };
 
 static nf_status from_llvm_error(LLVMErrorRef e, nf_status s, const char *what, nf_error *err)
@@ -36,9 +37,7 @@ nf_status nf_jit_create(nf_jit **out, nf_error *err)
         return nf_set_error(err, NF_ERR_NOMEM, 0, 0, "cannot create the JIT's mutex");
     }
     LLVMTargetMachineRef jit_tm;
-    nf_status s = nf_emit_target_machine("host", &j->tm, err);
-    if (s == NF_OK)
-        s = nf_emit_target_machine("host", &jit_tm, err);
+    nf_status s = nf_emit_target_machine("host", &jit_tm, err);
     if (s != NF_OK) {
         nf_jit_destroy(j);
         return s;
@@ -81,13 +80,17 @@ nf_status nf_jit_add_module(nf_jit *j, LLVMContextRef ctx, LLVMModuleRef m, nf_e
         return nf_set_error(err, NF_ERR_ARG, 0, 0,
                             "nf_jit_add_module: needs a JIT and a module of the given context");
     }
-    pthread_mutex_lock(&j->mu);
-    nf_status s = nf_emit_prepare(m, j->tm, true, err);
+    LLVMTargetMachineRef tm; /* tunes the optimization pipeline; one a thread */
+    nf_status s = nf_emit_target_machine("host", &tm, err);
+    if (s == NF_OK) {
+        s = nf_emit_prepare(m, tm, true, err);
+        LLVMDisposeTargetMachine(tm);
+    }
     if (s != NF_OK) {
-        pthread_mutex_unlock(&j->mu);
         dispose_module(ctx, m);
         return s;
     }
+    pthread_mutex_lock(&j->mu);
     LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContextFromLLVMContext(ctx);
     LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(m, tsc);
     LLVMOrcDisposeThreadSafeContext(tsc); /* the module keeps it alive */
@@ -123,8 +126,6 @@ void nf_jit_destroy(nf_jit *j)
         if (e)
             LLVMConsumeError(e);
     }
-    if (j->tm)
-        LLVMDisposeTargetMachine(j->tm);
     pthread_mutex_destroy(&j->mu);
     free(j);
 }

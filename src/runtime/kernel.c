@@ -18,6 +18,7 @@ typedef struct compiled {
     struct compiled *next;
     int64_t *key;       /* signature_key's words */
     size_t key_words;
+    bool ready;         /* compiled; until then a placeholder for the thread compiling it */
     nf_slots slots;
     int64_t *sym_sizes;
     nf_host_fn *fns;    /* host: one per plan kernel */
@@ -28,6 +29,7 @@ typedef struct compiled {
     const nf_fused_kernel **in_place;
     signed char *in_place_group;
     int launched;       /* kernels a run launches */
+    double compile_ms;
 } compiled;
 
 struct nf_kernel {
@@ -36,6 +38,7 @@ struct nf_kernel {
     const nf_target *target;
     nf_compile_options opt;
     pthread_mutex_t lock;
+    pthread_cond_t compiled; /* a signature became ready, or its compile failed */
     compiled *signatures;
     int n_signatures;
     double last_compile_ms, last_llvm_ms, last_driver_ms;
@@ -116,6 +119,7 @@ nf_status nf_compile(const nf_graph *g, const nf_compile_options *o, nf_kernel *
     k->opt = opt;
     k->opt.target = t->name;
     pthread_mutex_init(&k->lock, NULL);
+    pthread_cond_init(&k->compiled, NULL);
     k->graph = nf_graph_clone(g, err);
     nf_plan_options po = {.keep_fp32 = opt.keep_fp32, .unfused = opt.unfused};
     if (k->graph)
@@ -157,6 +161,7 @@ void nf_kernel_free(nf_kernel *k)
     nf_graph_free(k->graph);
     free(k->graph_text);
     pthread_mutex_destroy(&k->lock);
+    pthread_cond_destroy(&k->compiled);
     free(k);
 }
 
@@ -339,12 +344,14 @@ static nf_status jit_module(nf_kernel *k, compiled *c, nf_error *err)
 /* Everything the code depends on: compiler, device, graph, options, signature. */
 static char *disk_cache_key(nf_kernel *k, const char *signature)
 {
+    pthread_mutex_lock(&k->lock); /* compiles run outside it, several at once */
     if (!k->device_name[0]) {
         const nf_device_ops *dev = nf_device_get(k->target->kind == NF_TARGET_NVPTX ? NF_DEVICE_CUDA : NF_DEVICE_HIP);
         nf_error ignored;
         if (dev->device_name(k->device_name, sizeof k->device_name, &ignored))
             snprintf(k->device_name, sizeof k->device_name, "unknown device");
     }
+    pthread_mutex_unlock(&k->lock);
     /* the GEMM tiling override changes the code (nvptx_gemm.h) */
     const char *plan = getenv("NSAFUSE_GEMM_PLAN");
     const char *fmt = "nsafuse %s build %s (LLVM %d)\ntarget %s\ndevice %s\nkeep_fp32 %d unfused %d\ngemm plan %s\nsignature %s\n%s";
@@ -357,25 +364,19 @@ static char *disk_cache_key(nf_kernel *k, const char *signature)
     return key;
 }
 
-static nf_status compile_signature(nf_kernel *k, const int64_t *key, size_t key_words, const int64_t *sym_sizes,
-                                   const nf_tensor *in, const nf_tensor *out, bool aligned16, const nf_alias *alias,
-                                   compiled **result, nf_error *err)
+/* Generates and loads c's code (c holds its key); runs outside the kernel's
+ * lock, so it touches nothing of k but what compiling never changes. */
+static nf_status compile_signature(nf_kernel *k, compiled *c, const int64_t *sym_sizes, const nf_tensor *in,
+                                   const nf_tensor *out, bool aligned16, const nf_alias *alias, nf_error *err)
 {
     double t0 = nf_now_ms();
     int nk = k->plan->n_kernels;
-    compiled *c = calloc(1, sizeof *c);
-    if (!c)
-        return nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
-    c->key = malloc(key_words * sizeof *key);
-    if (c->key)
-        memcpy(c->key, key, key_words * sizeof *key);
-    c->key_words = key_words;
     c->sym_sizes = malloc((size_t)(k->graph->n_syms + 1) * sizeof *c->sym_sizes);
     c->fns = calloc((size_t)nk + 1, sizeof *c->fns);
     c->rows = calloc((size_t)nk + 1, sizeof *c->rows);
     c->work = calloc((size_t)nk + 1, sizeof *c->work);
     nf_status st = NF_OK;
-    if (!c->key || !c->sym_sizes || !c->fns || !c->rows || !c->work)
+    if (!c->sym_sizes || !c->fns || !c->rows || !c->work)
         st = nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
     if (!st) {
         memcpy(c->sym_sizes, sym_sizes, (size_t)k->graph->n_syms * sizeof *sym_sizes);
@@ -400,32 +401,105 @@ static nf_status compile_signature(nf_kernel *k, const int64_t *key, size_t key_
         const nf_device_ops *dev = nf_device_get(k->target->kind == NF_TARGET_NVPTX ? NF_DEVICE_CUDA : NF_DEVICE_HIP);
         c->slots.multiprocessors = dev->multiprocessor_count ? dev->multiprocessor_count() : 0;
         c->slots.l2_bytes = dev->l2_cache_bytes ? dev->l2_cache_bytes() : 0;
-        char *text = signature_text(key, key_words);
+        char *text = signature_text(c->key, c->key_words);
         char *cache_key = text ? disk_cache_key(k, text) : NULL;
         free(text);
         st = cache_key ? nf_gpu_compile(k->target, k->plan, &c->slots, cache_key, &c->gpu, err)
                        : nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
         free(cache_key);
     }
+    if (st)
+        return st;
+    c->compile_ms = nf_now_ms() - t0;
+    return NF_OK;
+}
+
+/* The entry of a signature, ready or being compiled; NULL: none. */
+static compiled *find_signature(const nf_kernel *k, const int64_t *key, size_t words)
+{
+    compiled *c = k->signatures;
+    while (c && (c->key_words != words || memcmp(c->key, key, words * sizeof *key) != 0))
+        c = c->next;
+    return c;
+}
+
+/* The ready code of a signature: found, or compiled by this thread outside
+ * the kernel's lock, so calls of signatures compiled already never wait
+ * behind a compile and several signatures compile at once. A thread that
+ * needs a signature another thread is compiling waits for that compile; if
+ * it fails, the waiter compiles again and reports its own error. A run
+ * (staged >= 0: its staged copies) records the kernels it launches. */
+static nf_status signature_code(nf_kernel *k, const int64_t *key, size_t words, const int64_t *sym_sizes,
+                                const nf_tensor *in, const nf_tensor *out, bool aligned16, const nf_alias *alias,
+                                int staged, compiled **result, nf_error *err)
+{
+    pthread_mutex_lock(&k->lock);
+    compiled *c;
+    while ((c = find_signature(k, key, words)) && !c->ready)
+        pthread_cond_wait(&k->compiled, &k->lock);
+    if (c) {
+        if (staged >= 0)
+            k->last_launched = c->launched + staged;
+        pthread_mutex_unlock(&k->lock);
+        *result = c;
+        return NF_OK;
+    }
+    /* a placeholder, so other threads wait for this compile rather than repeat it */
+    c = calloc(1, sizeof *c);
+    int64_t *own_key = malloc(words * sizeof *key);
+    if (!c || !own_key) {
+        pthread_mutex_unlock(&k->lock);
+        free(c);
+        free(own_key);
+        return nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
+    }
+    memcpy(own_key, key, words * sizeof *key);
+    c->key = own_key;
+    c->key_words = words;
+    c->next = k->signatures;
+    k->signatures = c;
+    pthread_mutex_unlock(&k->lock);
+
+    nf_status st = compile_signature(k, c, sym_sizes, in, out, aligned16, alias, err);
+
+    pthread_mutex_lock(&k->lock);
+    if (st) {
+        compiled **link = &k->signatures;
+        while (*link != c)
+            link = &(*link)->next;
+        *link = c->next;
+    } else {
+        c->ready = true;
+        k->n_signatures++;
+        k->last_compile_ms = c->compile_ms;
+        k->last_from_disk = nf_gpu_code_from_disk(c->gpu);
+        k->last_llvm_ms = c->gpu ? nf_gpu_code_llvm_ms(c->gpu) : c->compile_ms; /* host: all of it */
+        k->last_driver_ms = c->gpu ? nf_gpu_code_driver_ms(c->gpu) : 0;
+        if (staged >= 0)
+            k->last_launched = c->launched + staged;
+    }
+    pthread_cond_broadcast(&k->compiled);
+    pthread_mutex_unlock(&k->lock);
     if (st) {
         free_compiled(c);
         return st;
     }
-    k->last_compile_ms = nf_now_ms() - t0;
-    k->last_from_disk = nf_gpu_code_from_disk(c->gpu);
-    k->last_llvm_ms = c->gpu ? nf_gpu_code_llvm_ms(c->gpu) : k->last_compile_ms; /* host: all of it */
-    k->last_driver_ms = c->gpu ? nf_gpu_code_driver_ms(c->gpu) : 0;
     *result = c;
     return NF_OK;
+}
+
+static nf_device_kind kernel_device(const nf_kernel *k)
+{
+    return k->target->kind == NF_TARGET_NVPTX    ? NF_DEVICE_CUDA
+           : k->target->kind == NF_TARGET_AMDGPU ? NF_DEVICE_HIP
+                                                 : NF_DEVICE_HOST;
 }
 
 static nf_status bind(nf_kernel *k, const nf_tensor *inputs, int n_inputs, const nf_tensor *outputs, int n_outputs,
                       int64_t *sym_sizes, nf_error *err)
 {
     const nf_graph *g = k->graph;
-    nf_device_kind dev = k->target->kind == NF_TARGET_NVPTX    ? NF_DEVICE_CUDA
-                         : k->target->kind == NF_TARGET_AMDGPU ? NF_DEVICE_HIP
-                                                               : NF_DEVICE_HOST;
+    nf_device_kind dev = kernel_device(k);
     nf_bindings b = {0};
     nf_status st = nf_bind_from_inputs(g, inputs, n_inputs, &b, err);
     if (st)
@@ -465,27 +539,51 @@ static nf_status run_signature(nf_kernel *k, const nf_tensor *inputs, int n_inpu
     size_t cap = sizeof key / sizeof key[0];
     size_t words = signature_key(inputs, n_inputs, outputs, n_outputs, aligned16, key, cap);
     words += nf_alias_key(alias, n_outputs, key + words, cap - words);
-    nf_status st = NF_OK;
-    pthread_mutex_lock(&k->lock);
-    compiled *c = k->signatures;
-    while (c && (c->key_words != words || memcmp(c->key, key, words * sizeof *key) != 0))
-        c = c->next;
-    if (!c) {
-        st = compile_signature(k, key, words, sym_sizes, inputs, outputs, aligned16, alias, &c, err);
-        if (!st) {
-            c->next = k->signatures;
-            k->signatures = c;
-            k->n_signatures++;
-        }
-    }
-    if (!st)
-        k->last_launched = c->launched + alias->n_staged;
-    pthread_mutex_unlock(&k->lock);
+    compiled *c;
+    nf_status st = signature_code(k, key, words, sym_sizes, inputs, outputs, aligned16, alias, alias->n_staged, &c, err);
     if (st)
         return st;
     if (c->gpu)
         return nf_gpu_execute(c->gpu, k->plan, &c->slots, inputs, outputs, stream, err);
     return nf_host_execute(k->plan, &c->slots, c->fns, c->rows, c->work, inputs, outputs, err);
+}
+
+nf_status nf_kernel_prepare_signature(nf_kernel *k, const nf_bindings *b, nf_error *err)
+{
+    const nf_graph *g = k->graph;
+    int64_t sym_sizes[64];
+    if (g->n_syms > 64)
+        return nf_set_error(err, NF_ERR_UNSUPPORTED, 0, 0, "more than 64 symbolic sizes");
+    if (g->n_params + g->n_outputs > 32)
+        return nf_set_error(err, NF_ERR_UNSUPPORTED, 0, 0, "more than 32 inputs and outputs");
+    for (int i = 0; i < b->n; i++) {
+        int s = 0;
+        while (s < g->n_syms && !(b->names[i] && strcmp(b->names[i], g->syms[s]) == 0))
+            s++;
+        if (s == g->n_syms)
+            return nf_set_error(err, NF_ERR_ARG, 0, 0, "%s is not a symbolic size of graph %s", b->names[i] ? b->names[i] : "(null)", g->name);
+    }
+    nf_status st = nf_resolve_symbols(g, b, sym_sizes, err);
+    if (st)
+        return st;
+    /* what a call with contiguous, 16-byte aligned, unshared tensors presents */
+    nf_tensor ts[32];
+    for (int i = 0; i < g->n_params + g->n_outputs; i++) {
+        const nf_value *v = i < g->n_params ? g->params[i] : g->outputs[i - g->n_params];
+        int64_t shape[NF_MAX_DIMS];
+        nf_concrete_shape(&v->shape, sym_sizes, shape);
+        nf_tensor_init(&ts[i], NULL, v->dtype, v->shape.rank, shape);
+        ts[i].device = kernel_device(k);
+    }
+    nf_alias plain;
+    memset(&plain, 0, sizeof plain);
+    for (int i = 0; i < NF_ALIAS_MAX; i++)
+        plain.through[i] = -1;
+    memset(plain.kernel_group, -1, sizeof plain.kernel_group);
+    int64_t key[8 + 32 * (2 + 2 * NF_MAX_DIMS)];
+    size_t words = signature_key(ts, g->n_params, ts + g->n_params, g->n_outputs, true, key, sizeof key / sizeof key[0]);
+    compiled *c;
+    return signature_code(k, key, words, sym_sizes, ts, ts + g->n_params, true, &plain, -1, &c, err);
 }
 
 nf_status nf_kernel_run_paths(nf_kernel *k, const nf_tensor *inputs, int n_inputs, const nf_tensor *outputs,
@@ -530,12 +628,15 @@ void nf_kernel_get_stats(const nf_kernel *k, nf_kernel_stats *s)
     memset(s, 0, sizeof *s);
     if (!k)
         return;
+    pthread_mutex_t *lock = (pthread_mutex_t *)&k->lock; /* reading what compiles write */
+    pthread_mutex_lock(lock);
     s->kernels = k->last_launched >= 0 ? k->last_launched : k->plan->n_kernels;
     s->compiled_signatures = k->n_signatures;
     s->last_compile_ms = k->last_compile_ms;
     s->last_from_disk_cache = k->last_from_disk;
     s->last_llvm_ms = k->last_llvm_ms;
     s->last_driver_ms = k->last_driver_ms;
+    pthread_mutex_unlock(lock);
 }
 
 /* ---- dump ---------------------------------------------------------------- */

@@ -62,6 +62,11 @@ double nf_gpu_code_llvm_ms(const nf_gpu_code *code);
 double nf_gpu_code_driver_ms(const nf_gpu_code *code);
 void nf_gpu_code_free(nf_gpu_code *code);
 
+/* Compiles (or finds) the signature of contiguous, 16-byte aligned,
+ * unshared tensors for these symbol sizes (kernel.c; prepare.c runs it on
+ * several threads). */
+nf_status nf_kernel_prepare_signature(nf_kernel *k, const nf_bindings *b, nf_error *err);
+
 /* CLOCK_MONOTONIC in ms (kernel.c) */
 double nf_now_ms(void);
 

@@ -152,3 +152,38 @@ def test_stats_and_tolerance():
     e = nsafuse.compile("graph e(%a: f32[N]) {\n  %c = exp(%a)\n  return %c\n}\n")
     atol, rtol = e.tolerance(0, 10.0)
     assert 0 < rtol < 1e-5 and atol >= rtol * 10
+
+
+def test_prepare_compiles_sizes_ahead_of_their_calls():
+    k = nsafuse.compile(ADD, target="host")
+    k.prepare(N=[1, 5, 9], threads=2)
+    assert k.stats()["compiled_signatures"] == 3
+    k.prepare({"N": 5}, N=9)  # there already: nothing new
+    rng = np.random.default_rng(7)
+    a, b = rng.standard_normal(5, dtype=np.float32), rng.standard_normal(5, dtype=np.float32)
+    assert np.array_equal(k(a, b), a + b)
+    assert k.stats()["compiled_signatures"] == 3  # the call found its code ready
+
+
+def test_prepare_takes_the_device_of_the_last_call_and_says_what_is_wrong():
+    k = nsafuse.compile(ADD)  # no target: each call's device
+    with pytest.raises(nsafuse.Error) as e:
+        k.prepare(N=4)
+    assert "device=" in str(e.value)
+    k.prepare(N=[2, 3], device="host")
+    k(np.ones(3, np.float32), np.ones(3, np.float32))
+    k.prepare(N=7)  # the last call's device: the host
+    assert k.stats()["compiled_signatures"] == 3
+    with pytest.raises(nsafuse.Error) as e:
+        k.prepare(M=4, device="host")
+    assert "preparing M=4: M is not a symbolic size of graph add_f32" in str(e.value)
+    with pytest.raises(nsafuse.Error) as e:
+        k.prepare(N=[1, 2], M=[3], device="host")
+    assert "differ in length" in str(e.value)
+    with pytest.raises(nsafuse.Error) as e:
+        k.prepare(N=1, device="tpu")
+    assert "unknown device 'tpu'" in str(e.value)
+    host_only = nsafuse.compile(ADD, target="host")
+    with pytest.raises(nsafuse.Error) as e:
+        host_only.prepare(N=1, device="cuda")
+    assert "compiled for target 'host'" in str(e.value)

@@ -138,3 +138,12 @@ def test_source_ptx_of_the_current_gpu(kernel):
     ptx = kernel.source("ptx", T=4)
     major, minor = torch.cuda.get_device_capability()
     assert ".target sm_" in ptx
+
+
+def test_prepared_sizes_launch_without_compiling(kernel):
+    kernel.prepare(T=[3, 8, 40])
+    assert kernel.stats()["compiled_signatures"] == 3
+    for T in (3, 8, 40):
+        x, w, q = inputs(T)
+        assert_matches(kernel(x, w, q), gate(x, w, q), kernel)
+    assert kernel.stats()["compiled_signatures"] == 3
