@@ -298,16 +298,6 @@ static bool write_all(int fd, const void *buf, size_t len)
     return true;
 }
 
-static void sync_directory(const char *dir)
-{
-    /* Makes the rename durable; best effort (some filesystems refuse). */
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-}
-
 nf_status nf_disk_cache_put_in(const char *dir, const char *key, const void *data, size_t size,
                                nf_error *err)
 {
@@ -339,7 +329,7 @@ nf_status nf_disk_cache_put_in(const char *dir, const char *key, const void *dat
         return nf_set_error(err, NF_ERR_IO, 0, 0, "cannot create a file in cache directory %s: %s",
                             dir, strerror(errno));
     bool ok = write_all(fd, header, sizeof header) && write_all(fd, key, key_len) &&
-              (size == 0 || write_all(fd, data, size)) && fsync(fd) == 0;
+              (size == 0 || write_all(fd, data, size));
     int saved = errno;
     if (close(fd) != 0 && ok) {
         ok = false;
@@ -354,7 +344,6 @@ nf_status nf_disk_cache_put_in(const char *dir, const char *key, const void *dat
         return nf_set_error(err, NF_ERR_IO, 0, 0, "cannot write cache entry %s: %s", path,
                             strerror(saved));
     }
-    sync_directory(dir);
     return NF_OK;
 }
 

@@ -5,9 +5,11 @@
  * device name). Each entry is one file `<hex of hash(key)>.nfk` holding the
  * full key, so a hash collision reads as a miss, never as the wrong code.
  *
- * Writes are atomic (unique temp file in the same directory, fsync, rename):
+ * Writes are atomic (unique temp file in the same directory, rename):
  * readers see a whole entry or none, and processes writing at once lose
  * nothing. A corrupt, truncated or mismatching entry is a miss and is removed.
+ * Nothing is fsync'd: the write sits on a first call's path, and an entry a
+ * crash tore is caught by its checksums and compiled again.
  *
  * The directory: $NSAFUSE_CACHE_DIR, else $XDG_CACHE_HOME/nsafuse (when
  * absolute), else $HOME/.cache/nsafuse; created with mode 0700. */
