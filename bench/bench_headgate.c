@@ -34,15 +34,20 @@ static const int64_t default_sizes[] = {1, 8, 32, 128, 512, 2048, 8192, 16384};
 
 typedef struct form {
     const char *graph; /* name in logits_head_gate.nf */
+    const char *label; /* in the output and the CSV: the graph, or a variant of it */
     const char *alias; /* for --forms */
     const char *what;
     bool f32_weights;
+    uint32_t constants; /* nf_compile_options.constant_inputs */
 } form;
 
 static const form forms[] = {
-    {"logits_head_gate", "bf16", "bf16-rounded: linear in bf16, then cast(f32)", false},
-    {"logits_head_gate_f32out", "f32out", "f32-output: linear(out_dtype=f32), as sglang on NVIDIA", false},
-    {"logits_head_gate_f32w", "f32w", "fp32 weights: cast(x, f32), fp32 linear", true},
+    {"logits_head_gate", "logits_head_gate", "bf16", "bf16-rounded: linear in bf16, then cast(f32)", false, 0},
+    {"logits_head_gate_f32out", "logits_head_gate_f32out", "f32out",
+     "f32-output: linear(out_dtype=f32), as sglang on NVIDIA", false, 0},
+    {"logits_head_gate_f32w", "logits_head_gate_f32w", "f32w", "fp32 weights: cast(x, f32), fp32 linear", true, 0},
+    {"logits_head_gate_f32w", "logits_head_gate_f32w_const", "f32w-const",
+     "fp32 weights declared constant: their bf16 terms made once (constant_inputs)", true, 1u << 1},
 };
 enum { N_FORMS = sizeof forms / sizeof forms[0] };
 
@@ -368,6 +373,7 @@ static nf_status compile_and_time(const bench_opts *o, bench_clock *c, const nf_
     nf_compile_options_init(&co);
     co.target = o->target;
     co.unfused = v->unfused;
+    co.constant_inputs = f->constants;
     run_ctx r = {0};
     case_inputs(in, f, t, true, r.in);
     r.out = view(NULL, NF_F32, o->device, 3, t, HG_N, 1);
@@ -473,19 +479,19 @@ static nf_status bench_case(const bench_opts *o, bench_clock *c, const nf_graph 
         for (int i = 0; i < 2; i++) {
             if (!(vs[i].rel_err <= MAX_REL_ERR)) {
                 vs[i].check = "FAIL";
-                fprintf(stderr, "check: %s T=%lld %s: relative error vs float64 %.3g is above %g\n", f->graph,
+                fprintf(stderr, "check: %s T=%lld %s: relative error vs float64 %.3g is above %g\n", f->label,
                         (long long)t, vs[i].label, vs[i].rel_err, MAX_REL_ERR);
             }
             if (vs[i].unstable) {
                 vs[i].check = "FAIL";
                 fprintf(stderr, "check: %s T=%lld %s: the output after the timed calls differs from the first call's\n",
-                        f->graph, (long long)t, vs[i].label);
+                        f->label, (long long)t, vs[i].label);
             }
             *failed = *failed || strcmp(vs[i].check, "FAIL") == 0;
         }
         print_case(t, f->f32_weights, floor_us, vs);
         for (int i = 1; i >= 0; i--)
-            csv_row(csv, f->graph, t, bytes, &vs[i]);
+            csv_row(csv, f->label, t, bytes, &vs[i]);
         if (csv)
             fflush(csv);
     }
@@ -505,7 +511,7 @@ static bool form_selected(const bench_opts *o, const form *f)
     char buf[256];
     snprintf(buf, sizeof buf, "%s", o->forms);
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-        if (strcmp(tok, f->graph) == 0 || strcmp(tok, f->alias) == 0)
+        if (strcmp(tok, f->label) == 0 || strcmp(tok, f->alias) == 0)
             return true;
     return false;
 }
@@ -566,7 +572,7 @@ int bench_headgate(const bench_opts *o)
     for (int i = 0; i < N_FORMS; i++)
         n_selected += form_selected(o, &forms[i]);
     if (!n_selected) {
-        fprintf(stderr, "nsafuse-bench headgate: no form named in --forms %s (bf16, f32out, f32w or the graph names)\n",
+        fprintf(stderr, "nsafuse-bench headgate: no form named in --forms %s (bf16, f32out, f32w, f32w-const or the labels)\n",
                 o->forms);
         return 1;
     }
@@ -610,13 +616,13 @@ int bench_headgate(const bench_opts *o)
             s = err.status;
             break;
         }
-        printf("\n%s (%s)\n", f->graph, f->what);
+        printf("\n%s (%s)\n", f->label, f->what);
         printf("%6s %7s %-8s %3s %9s %9s %9s %7s %7s %10s %-5s %17s  %s\n", "T", "floor", "variant", "kn", "graph",
                "replay", "plain", "host", "x floor", "rel err", "check", "1st ms (LLVM+drv)", "target");
         for (int k = 0; k < n_sizes && s == NF_OK; k++) {
             s = bench_case(o, &c, g, &in, f, sizes[k], ref_tbps, csv, &failed, &err);
             if (s != NF_OK) { /* report and go on: the other cases' figures still count */
-                fprintf(stderr, "nsafuse-bench headgate: %s T=%lld: %s: %s\n", f->graph, (long long)sizes[k],
+                fprintf(stderr, "nsafuse-bench headgate: %s T=%lld: %s: %s\n", f->label, (long long)sizes[k],
                         nf_status_name(err.status), err.message);
                 failed = true;
                 s = (err.status == NF_ERR_NO_DEVICE || err.status == NF_ERR_DRIVER) ? err.status : NF_OK;

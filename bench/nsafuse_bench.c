@@ -20,7 +20,7 @@ static void usage(FILE *f)
             "  --sizes LIST      elementwise: element counts for every chain, e.g. 1M,16M,256M\n"
             "                    (default: each chain's shape from ANCHORS.md)\n"
             "                    headgate: token counts T (default 1,8,32,128,512,2048,8192,16384)\n"
-            "  --forms LIST      headgate: bf16, f32out, f32w (or the graph names; default all three)\n"
+            "  --forms LIST      headgate: bf16, f32out, f32w, f32w-const (or the labels; default all four)\n"
             "  --chain NAME      elementwise: only this chain (bias_gelu_residual, transcendental_chain,\n"
             "                    upcast_two_scales)\n"
             "  --copy-size N     f32 elements of the bandwidth copy (default 256M: 1 GiB)\n"

@@ -230,6 +230,15 @@ typedef struct nf_compile_options {
                            "gfx90a", "gfx942", "gfx950" */
     bool keep_fp32;     /* drop rounding of intermediates to narrow dtypes inside fused kernels */
     bool unfused;       /* every op its own kernel: the eager baseline */
+    /* Inputs (bit i: input i) the caller promises not to change between
+     * calls, such as weights: the kernel may make data from them once and
+     * keep it. An f32 weight that a tensor-core GEMM on sm_90 splits into
+     * three bf16 terms is split at the first call that passes it (which
+     * synchronizes the device once) instead of in every block of every
+     * call. A call that passes another tensor there makes them again; after
+     * changing a constant's contents in place, say so with
+     * nf_kernel_constants_changed. */
+    uint32_t constant_inputs;
 } nf_compile_options;
 
 NF_API void nf_compile_options_init(nf_compile_options *o);
@@ -252,6 +261,10 @@ NF_API void nf_kernel_free(nf_kernel *k);
  * compile one nf_kernel per concurrent stream. */
 NF_API nf_status nf_kernel_run(nf_kernel *k, const nf_tensor *inputs, int n_inputs, const nf_tensor *outputs,
                         int n_outputs, void *stream, nf_error *err);
+
+/* The contents of the inputs declared constant (constant_inputs) changed:
+ * the next call makes what was made from them again. */
+NF_API void nf_kernel_constants_changed(nf_kernel *k);
 
 /* Compiles ahead of the first call, for each of the n bindings of the
  * graph's symbolic sizes (sizes[i]: T = 1, 8, ...), the code that a call with

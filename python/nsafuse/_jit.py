@@ -97,9 +97,9 @@ def _plan(fn, items, weights=frozenset()):
     return key, p, weights
 
 
-def _compile_plan(fn, p, target, keep_fp32):
+def _compile_plan(fn, p, target, keep_fp32, constants=()):
     try:
-        return _kernel.compile(p.text, target=target, keep_fp32=keep_fp32)
+        return _kernel.compile(p.text, target=target, keep_fp32=keep_fp32, constants=constants)
     except Error as e:
         src = p.lines.get(e.line)
         if not src:
@@ -121,10 +121,11 @@ class Jitted:
     sizes after the leading one, devices and constant arguments; the leading
     size stays symbolic)."""
 
-    def __init__(self, fn, target=None, keep_fp32=False):
+    def __init__(self, fn, target=None, keep_fp32=False, constant_weights=False):
         self.fn = fn
         self.target = target
         self.keep_fp32 = keep_fp32
+        self.constant_weights = constant_weights
         self._sig = inspect.signature(fn)
         params = list(self._sig.parameters.values())
         plain = all(p.kind == p.POSITIONAL_OR_KEYWORD for p in params)
@@ -155,7 +156,8 @@ class Jitted:
             if key in self._plans:  # the same signature once its weights are known
                 p = self._plans[key]
             else:
-                p.kernel = _compile_plan(self.fn, p, self.target, self.keep_fp32)
+                constants = [i for i, n in enumerate(p.names) if n in self._weights] if self.constant_weights else ()
+                p.kernel = _compile_plan(self.fn, p, self.target, self.keep_fp32, constants)
                 self._plans[key] = p
         return p, tensors
 
@@ -175,11 +177,14 @@ class Jitted:
         return self._plan_for(args, kwargs)[0].text
 
 
-def jit(fn=None, *, target=None, keep_fp32=False):
+def jit(fn=None, *, target=None, keep_fp32=False, constant_weights=False):
     """@nsafuse.jit, or @nsafuse.jit(target="cuda", keep_fp32=True): fn is
     traced through torch.fx on its first call per input signature, compiled,
     and run by nsafuse from then on. An op outside the contract raises
-    nsafuse.Error naming the op and its line."""
+    nsafuse.Error naming the op and its line. constant_weights=True declares
+    the arguments that are GEMM weights constant (nsafuse.compile's
+    constants): after changing one in place, call
+    f.kernel_for(...).constants_changed()."""
     if fn is None:
-        return lambda f: Jitted(f, target, keep_fp32)
-    return Jitted(fn, target, keep_fp32)
+        return lambda f: Jitted(f, target, keep_fp32, constant_weights)
+    return Jitted(fn, target, keep_fp32, constant_weights)

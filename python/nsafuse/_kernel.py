@@ -39,14 +39,17 @@ def _read_source(text_or_path):
     return text_or_path, "<text>"
 
 
-def compile(text_or_path, graph=None, target=None, keep_fp32=False):
+def compile(text_or_path, graph=None, target=None, keep_fp32=False, constants=()):
     """Parses and verifies a graph (text, or the path of a .nf file; graph
     names one graph of a file, default the first) and compiles it for target:
     "host", "cuda" (the current GPU), "sm_80", "sm_90", "sm_90a", "gfx942", ... or None
     to follow the device of each call's inputs. Code is generated per
-    signature (dtypes, sizes, strides) on first use and cached."""
+    signature (dtypes, sizes, strides) on first use and cached. constants
+    names the inputs (by name or position) that calls never change, such as
+    weights: data made from them is kept (an f32 GEMM weight's bf16 terms
+    on sm_90); after changing one in place, call constants_changed()."""
     text, filename = _read_source(text_or_path)
-    return Kernel(text, filename, graph, target, keep_fp32)
+    return Kernel(text, filename, graph, target, keep_fp32, constants)
 
 
 def _free(graph, handles):
@@ -115,7 +118,7 @@ class Kernel:
     writes into out= (a tensor, or a tuple of them). On a GPU it launches on
     the caller's current stream."""
 
-    def __init__(self, text, filename, graph, target, keep_fp32):
+    def __init__(self, text, filename, graph, target, keep_fp32, constants=()):
         err = NfError()
         data = text.encode("utf-8")
         g = _lib.graph_parse(data, len(data), filename.encode(), graph.encode() if graph else None,
@@ -135,6 +138,7 @@ class Kernel:
         self.symbols = [_lib.graph_symbol(g, i).decode() for i in range(_lib.graph_num_symbols(g))]
         self.target = target
         self.keep_fp32 = bool(keep_fp32)
+        self.constant_inputs = self._constant_mask(constants)
         self._sigs = {}
         self._last_bindings = None
         self._last_device = None
@@ -150,11 +154,28 @@ class Kernel:
         name = _lib.value_name(v)
         return (name.decode() if name else None, _lib.DTYPE_NAMES[_lib.value_dtype(v)], _lib.value_rank(v))
 
+    def _constant_mask(self, constants):
+        mask, names = 0, [p[0] for p in self.params]
+        for c in constants:
+            i = names.index(c) if isinstance(c, str) and c in names else c
+            if not isinstance(i, int) or not 0 <= i < len(names):
+                raise Error(f"constants: {c!r} is not an input of graph {self.name} "
+                            f"({', '.join('%' + n for n in names if n)})")
+            mask |= 1 << i
+        return mask
+
+    def constants_changed(self):
+        """The inputs declared constant changed in place: the next call
+        makes what was made from them again."""
+        for h in self._handles.values():
+            _lib.kernel_constants_changed(h)
+
     def _compile(self, target, device):
         opts = _lib.NfCompileOptions()
         _lib.compile_options_init(ctypes.byref(opts))
         opts.target = target.encode()
         opts.keep_fp32 = self.keep_fp32
+        opts.constant_inputs = self.constant_inputs
         handle = ctypes.c_void_p()
         err = NfError()
         if _lib.compile_graph(self._graph, ctypes.byref(opts), ctypes.byref(handle), ctypes.byref(err)):

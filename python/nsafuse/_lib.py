@@ -55,7 +55,7 @@ class NfBindings(ctypes.Structure):
 
 
 class NfCompileOptions(ctypes.Structure):
-    _fields_ = [("target", c_char_p), ("keep_fp32", c_bool), ("unfused", c_bool)]
+    _fields_ = [("target", c_char_p), ("keep_fp32", c_bool), ("unfused", c_bool), ("constant_inputs", ctypes.c_uint32)]
 
 
 class NfKernelStats(ctypes.Structure):
@@ -149,6 +149,7 @@ kernel_run_raw = ctypes.cast(kernel_run, ctypes.CFUNCTYPE(c_int, c_void_p, c_voi
 kernel_dump = _proto("nf_kernel_dump", c_int, c_void_p, c_char_p, _P_BIND, POINTER(c_void_p), POINTER(c_size_t),
                      _P_ERR)
 kernel_get_stats = _proto("nf_kernel_get_stats", None, c_void_p, POINTER(NfKernelStats))
+kernel_constants_changed = _proto("nf_kernel_constants_changed", None, c_void_p)
 kernel_prepare = _proto("nf_kernel_prepare", c_int, c_void_p, _P_BIND, c_int, c_int, _P_ERR)
 
 

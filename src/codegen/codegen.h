@@ -40,6 +40,11 @@ typedef struct nf_slots {
     bool aligned16;           /* every buffer starts at a multiple of 16 bytes */
     int multiprocessors;      /* of the GPU the code is for (0: unknown) */
     int64_t l2_bytes;         /* its L2 cache (0: unknown) */
+    /* By parameter slot: the runtime passes, besides the f32 weight itself,
+     * its three bf16 terms as a [3N, K] matrix (the caller declared it
+     * constant: nf_compile_options.constant_inputs), which a GEMM on TMA
+     * reads instead of splitting the weight in every block. */
+    unsigned split_terms;
     /* In-place writes (docs/ROPE.md; all NULL/0 when the call has none): by
      * slot, whether an output slot already holds its value, so nothing is
      * stored there; the kernels that store over memory they read (no
@@ -164,6 +169,7 @@ typedef struct nf_tma_operand {
     nf_dtype dtype;                         /* bf16, f16 or f32 */
     int64_t offset, rows, cols, row_stride; /* elements */
     unsigned box_rows, box_cols;
+    bool terms;                             /* the slot's bf16 terms (nf_slots.split_terms), not its memory */
 } nf_tma_operand;
 
 typedef struct nf_launch {
@@ -193,6 +199,9 @@ LLVMValueRef nf_gpu_kernel_function_maps(const nf_target *t, LLVMModuleRef m, in
  * target's kernels use it, and the wait at the entry of every kernel of m. */
 bool nf_nvptx_dependent_launch(const nf_target *t);
 void nf_nvptx_wait_for_prior_grid(LLVMModuleRef m);
+/* Whether the target's GEMMs read f32 weights' terms when given them
+ * (nf_slots.split_terms): NVIDIA with TMA, sm_90 and later. */
+bool nf_target_reads_split_terms(const nf_target *t);
 /* The tensor-core GEMM (nvptx_gemm.c). */
 bool nf_nvptx_gemm_applies(const nf_fused_kernel *k, const nf_slots *s);
 void nf_nvptx_gemm_launch(const nf_target *t, const nf_fused_kernel *k, const nf_slots *s, int sms, nf_launch *l);
@@ -207,6 +216,8 @@ nf_status nf_nvptx_emit_gemv(const nf_target *t, LLVMModuleRef m, const nf_plan 
  * A is bf16 widened to f32 by a cast, B is f32, split into three bf16 terms
  * whose products with A are exact in f32 (docs/GEMM.md has the proof). */
 bool nf_gemm_splits_b(const nf_fused_kernel *k);
+/* ... and the runtime passes that weight's terms (nf_slots.split_terms). */
+bool nf_gemm_b_terms_given(const nf_fused_kernel *k, const nf_slots *s);
 /* A GEMM kernel whose operands a matrix core takes: bf16 x bf16 or f16 x f16
  * with no views or casts, or the fp32-weight form; B as [N, K] (linear, or
  * matmul with trans_b). Needs no signature. */

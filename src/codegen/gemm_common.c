@@ -10,6 +10,12 @@ bool nf_gemm_splits_b(const nf_fused_kernel *k)
            b == k->b.source && b->dtype == NF_F32;
 }
 
+bool nf_gemm_b_terms_given(const nf_fused_kernel *k, const nf_slots *s)
+{
+    int slot = nf_gemm_splits_b(k) ? s->first_slot[k->b.source->id] : -1;
+    return slot >= 0 && slot < s->n_params && slot < 32 && (s->split_terms >> slot & 1u);
+}
+
 bool nf_gemm_matrix_form(const nf_fused_kernel *k)
 {
     if (k->kind != NF_KERNEL_GEMM)

@@ -178,7 +178,7 @@ static void stage_tiles(gen *g, LLVMValueRef it, LLVMValueRef *a_tile, LLVMValue
     const nf_gemm_plan *p = &g->p;
     *a_tile = shared_at(g, g->smem, mul(g, LLVMBuildURem(g->b, it, c64(g, p->stages), ""), c64(g, p->stage_bytes)));
     *b_tile = shared_at(g, *a_tile, c64(g, p->a_bytes));
-    if (!p->split_b)
+    if (!p->split_b || p->presplit_b) /* made terms land in the stage buffer */
         return;
     LLVMValueRef conv = c64(g, p->stages * p->stage_bytes);
     if (nf_gemm_split_ahead(p))
@@ -200,7 +200,7 @@ static void pipeline(gen *g, frag *f, LLVMValueRef first, LLVMValueRef count)
     refill(g, first, count, l.it);
     LLVMValueRef a_tile, b_tile;
     stage_tiles(g, l.it, &a_tile, &b_tile);
-    if (p->split_b) {
+    if (p->split_b && !p->presplit_b) {
         split_weights(g, shared_at(g, a_tile, c64(g, p->a_bytes)), b_tile);
         barrier(g);
     }
@@ -249,7 +249,7 @@ static void pipeline_wgmma(gen *g, frag *f, LLVMValueRef first, LLVMValueRef cou
     if (ahead)
         split_stage(g, c64(g, 0), count);
     stage_loop l = stage_loop_open(g, count, f);
-    if (!ahead && p->split_b)
+    if (!ahead && p->split_b && !p->presplit_b)
         split_stage(g, l.it, count);
     else if (!ahead)
         nf_gemm_wait_stage(g, l.it, p->stages - 2);
@@ -438,14 +438,14 @@ nf_status nf_nvptx_emit_gemm(const nf_target *t, LLVMModuleRef m, const nf_plan 
     g.f32 = LLVMFloatTypeInContext(g.c);
     g.p = nf_gemm_choose(k, s, sms, t);
     g.ntiles = g.p.bn_rows / 8;
-    char note[320]; /* the tiling, for readers of the PTX */
+    char note[384]; /* the tiling, for readers of the PTX */
     snprintf(note, sizeof note,
              "// nf_k%d: gemm %lldx%lldx%lld, blocks %lld x %lld x %lld (split-K) of %lld x %d, warps %d x %d of %d rows each, "
-             "%d-column stages x %d, %lld bytes of shared memory%s%s%s\n",
+             "%d-column stages x %d, %lld bytes of shared memory%s%s%s%s\n",
              index, (long long)g.p.M, (long long)g.p.N, (long long)g.p.K, (long long)g.p.mblocks, (long long)g.p.nblocks,
              (long long)g.p.splits, (long long)nf_gemm_block_rows(&g.p), g.p.bn_rows, g.p.wm, g.p.wk, nf_gemm_warp_rows(&g.p), g.p.bk, g.p.stages, (long long)g.p.smem_bytes,
              g.p.a_evict_first ? ", A evict-first in L2" : "", g.p.wgmma ? ", wgmma" : "",
-             g.p.shared_tail ? ", shared split-K tail" : "");
+             g.p.shared_tail ? ", shared split-K tail" : "", g.p.presplit_b ? ", W's terms made once" : "");
     LLVMAppendModuleInlineAsm(m, note, strlen(note));
     LLVMValueRef fn = nf_gpu_kernel_function_maps(t, m, index, s, g.p.tma ? 2 : 0, err);
     if (!fn)

@@ -30,6 +30,7 @@ typedef struct nf_gemm_plan {
     int64_t mblocks, nblocks, splits;
     int64_t kstages;      /* ceil(K / bk): stages over the whole K */
     bool split_b;         /* f32 weights split into three bf16 terms */
+    bool presplit_b;      /* split_b with TMA: the terms arrive made ([3N, K] bf16), no block splits */
     bool tma;             /* sm_90: A and W tiles copied by TMA (whole boxes), completion on mbarriers */
     bool a_evict_first;   /* TMA: A would fill 2/3 of L2, its tiles are marked evict-first there */
     bool arch_specific;   /* the target is sm_90a (an exact CC 9.0 device): wgmma is available */
@@ -72,7 +73,10 @@ static inline int nf_gemm_threads(const nf_gemm_plan *p) { return 32 * p->warps;
  * weights are split, into a second buffer, while stage it's group runs.
  * (With two tiles the second buffer costs a stage in flight, which lost:
  * H100, T = 8192 59.3 us against 57.5, 16384 110.5 / 105.2.) */
-static inline bool nf_gemm_split_ahead(const nf_gemm_plan *p) { return p->wgmma && p->split_b && p->rt == 1; }
+static inline bool nf_gemm_split_ahead(const nf_gemm_plan *p) { return p->wgmma && p->split_b && !p->presplit_b && p->rt == 1; }
+
+/* Bytes of one weight in a stage buffer: bf16, f32 to split, or three bf16 terms. */
+static inline int nf_gemm_b_bytes(const nf_gemm_plan *p) { return !p->split_b ? 2 : p->presplit_b ? 6 : 4; }
 
 /* Whether a block has its SM to itself (the plan gives it up to 200 KB of
  * shared memory, the kernel asks for one block per SM): 512 threads, or fp32

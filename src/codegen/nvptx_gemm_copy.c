@@ -155,7 +155,11 @@ void nf_gemm_init_barriers(gen *g)
 
 /* Thread 0 arms buffer buf's barrier with the stage's bytes and copies the
  * stage's A and W tiles, one TMA box (64 columns) after the other. Rows and
- * columns past the matrices arrive as zeros and count as bytes too. */
+ * columns past the matrices arrive as zeros and count as bytes too. Made
+ * terms of f32 weights are three W tiles, from rows t N + n0 of the terms'
+ * matrix, one after the other where the split would have written them; a
+ * term's rows past N read the next term's, which only feed columns past N,
+ * never stored. */
 static void load_stage_tma(gen *g, LLVMValueRef stage, LLVMValueRef buf)
 {
     const nf_gemm_plan *p = &g->p;
@@ -167,14 +171,19 @@ static void load_stage_tma(gen *g, LLVMValueRef stage, LLVMValueRef buf)
         (LLVMValueRef[]){bar, c32(g, p->stage_bytes)}, 2);
     LLVMValueRef dst = shared_at(g, g->smem, mul(g, buf, c64(g, p->stage_bytes)));
     LLVMValueRef col0 = LLVMBuildTrunc(g->b, mul(g, stage, c64(g, p->bk)), g->i32, "");
-    struct { LLVMValueRef map, row0; int64_t rows, at, box_cols; } ops[2] = {
+    typedef struct { LLVMValueRef map, row0; int64_t rows, at, box_cols; } box_op;
+    box_op ops[4] = {
         {g->a_map, g->m_block0, rows, 0, NF_GEMM_TMA_COLS},
-        {g->b_map, g->n0, p->bn_rows, p->a_bytes, p->split_b ? NF_GEMM_TMA_COLS / 2 : NF_GEMM_TMA_COLS},
+        {g->b_map, g->n0, p->bn_rows, p->a_bytes, p->split_b && !p->presplit_b ? NF_GEMM_TMA_COLS / 2 : NF_GEMM_TMA_COLS},
     };
+    int n_ops = 2;
+    for (int t = 1; p->presplit_b && t < 3; t++, n_ops++)
+        ops[n_ops] = (box_op){g->b_map, add(g, g->n0, c64(g, t * p->N)), p->bn_rows,
+                              p->a_bytes + t * (int64_t)p->bn_rows * p->bk * 2, NF_GEMM_TMA_COLS};
     LLVMValueRef a_policy = p->a_evict_first
                                 ? ptx(g, g->i64, "createpolicy.fractional.L2::evict_first.b64 $0, 1.0;", "=l", NULL, 0)
                                 : NULL;
-    for (int o = 0; o < 2; o++)
+    for (int o = 0; o < n_ops; o++)
         for (int64_t j = 0; j < p->bk / ops[o].box_cols; j++) { /* 128-byte box rows */
             LLVMValueRef to = shared_at(g, dst, c64(g, ops[o].at + j * ops[o].rows * 128));
             LLVMValueRef col = LLVMBuildAdd(g->b, col0, c32(g, j * ops[o].box_cols), "");

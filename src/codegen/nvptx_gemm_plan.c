@@ -42,8 +42,8 @@ static void derive(nf_gemm_plan *p)
     if (p->splits < 1)
         p->splits = 1;
     p->a_bytes = nf_gemm_block_rows(p) * p->bk * 2;
-    p->stage_bytes = p->a_bytes + (int64_t)p->bn_rows * p->bk * (p->split_b ? 4 : 2);
-    p->conv_bytes = p->split_b ? 3 * (int64_t)p->bn_rows * p->bk * 2 : 0;
+    p->stage_bytes = p->a_bytes + (int64_t)p->bn_rows * p->bk * nf_gemm_b_bytes(p);
+    p->conv_bytes = p->split_b && !p->presplit_b ? 3 * (int64_t)p->bn_rows * p->bk * 2 : 0;
     int64_t convs = nf_gemm_split_ahead(p) ? 2 : 1;
     int64_t per_block = ceil_div(p->kstages, p->splits);
     if (p->stages < 2) {
@@ -88,7 +88,7 @@ static void set_splits(nf_gemm_plan *p, int64_t splits)
  * block reads the partials back, 64 loads in flight per thread. */
 static double cost_us(const nf_gemm_plan *p, int sms)
 {
-    double bsz = p->split_b ? 4 : 2;
+    double bsz = nf_gemm_b_bytes(p);
     double dram = (double)p->M * p->K * 2 + (double)p->N * p->K * bsz + (double)p->M * p->N * 4;
     double blocks = (double)(p->mblocks * p->nblocks * p->splits);
     double kcols = (double)ceil_div(p->kstages, p->splits) * p->bk;
@@ -118,7 +118,7 @@ static double cost_us(const nf_gemm_plan *p, int sms)
         int64_t rounds = ceil_div(p->splits * nf_gemm_tile_elems(p), (int64_t)nf_gemm_threads(p) * 64);
         t += 1.0 + 0.5 * (double)rounds + 0.04 * (double)p->splits;
     }
-    if (p->split_b) /* every block splits its weights: ~8 ops each over 128 lanes */
+    if (p->split_b && !p->presplit_b) /* every block splits its weights: ~8 ops each over 128 lanes */
         t += waves * (double)p->bn_rows * kcols * 8 / (128 * 1.75e3);
     return t;
 }
@@ -350,6 +350,7 @@ nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms
     int64_t l2 = s->l2_bytes > 0 ? s->l2_bytes : 50 * 1024 * 1024;
     base.a_evict_first = base.tma && 3 * base.M * base.K * 2 > 2 * l2;
     base.split_b = nf_gemm_splits_b(k);
+    base.presplit_b = base.tma && nf_gemm_b_terms_given(k, s);
     base.bn_rows = base.N >= NF_GEMM_BN ? NF_GEMM_BN : (int)ceil_div(base.N, 16) * 16;
     nf_gemm_plan small;
     if (small_grid(base, sms, &small))
@@ -458,6 +459,8 @@ nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms
 
 int nf_nvptx_sm(const nf_target *t) { return t->cpu && strncmp(t->cpu, "sm_", 3) == 0 ? atoi(t->cpu + 3) : 0; }
 
+bool nf_target_reads_split_terms(const nf_target *t) { return t->kind == NF_TARGET_NVPTX && nf_nvptx_sm(t) >= 90; }
+
 bool nf_nvptx_arch_specific(const nf_target *t)
 {
     return nf_nvptx_sm(t) && t->cpu[strlen(t->cpu) - 1] == 'a';
@@ -480,8 +483,12 @@ void nf_nvptx_gemm_launch(const nf_target *t, const nf_fused_kernel *k, const nf
         l->n_tma = 2;
         l->tma[0] = (nf_tma_operand){s->first_slot[a->id], a->dtype, la->offset, p.M, p.K,
                                      la->rank >= 2 ? la->strides[la->rank - 2] : p.K, (unsigned)nf_gemm_block_rows(&p),
-                                     NF_GEMM_TMA_COLS};
-        l->tma[1] = (nf_tma_operand){s->first_slot[b->id], b->dtype, lb->offset, p.N, p.K, lb->strides[0],
-                                     (unsigned)p.bn_rows, p.split_b ? NF_GEMM_TMA_COLS / 2 : NF_GEMM_TMA_COLS};
+                                     NF_GEMM_TMA_COLS, false};
+        if (p.presplit_b) /* the terms: rows t N .. t N + N - 1 hold term t of every weight */
+            l->tma[1] = (nf_tma_operand){s->first_slot[b->id], NF_BF16, 0, 3 * p.N, p.K, p.K,
+                                         (unsigned)p.bn_rows, NF_GEMM_TMA_COLS, true};
+        else
+            l->tma[1] = (nf_tma_operand){s->first_slot[b->id], b->dtype, lb->offset, p.N, p.K, lb->strides[0],
+                                         (unsigned)p.bn_rows, p.split_b ? NF_GEMM_TMA_COLS / 2 : NF_GEMM_TMA_COLS, false};
     }
 }

@@ -194,7 +194,8 @@ void nf_gpu_code_free(nf_gpu_code *code)
 
 /* Kernel k's TMA descriptors for this call's buffers, into maps (64-byte
  * aligned, as the driver wants them). */
-static nf_status tma_maps(nf_gpu_code *code, int k, void *const *ptrs, unsigned char (*maps)[128], nf_error *err)
+static nf_status tma_maps(nf_gpu_code *code, int k, void *const *ptrs, void *const *terms, unsigned char (*maps)[128],
+                          nf_error *err)
 {
     const nf_launch *l = &code->launch[k];
     tma_cache *c = &code->tma[k];
@@ -203,7 +204,12 @@ static nf_status tma_maps(nf_gpu_code *code, int k, void *const *ptrs, unsigned 
     for (int j = 0; j < l->n_tma && !st; j++) {
         const nf_tma_operand *o = &l->tma[j];
         size_t size = nf_dtype_size(o->dtype);
-        const char *base = (const char *)ptrs[o->slot] + o->offset * (int64_t)size;
+        const char *start = o->terms ? (terms ? terms[o->slot] : NULL) : ptrs[o->slot];
+        if (!start) {
+            st = nf_set_error(err, NF_ERR_ARG, 0, 0, "the code reads a weight's terms that were not made");
+            break;
+        }
+        const char *base = start + o->offset * (int64_t)size;
         if (c->base[j] == base) {
             memcpy(maps[j], c->map[j], sizeof c->map[j]);
             continue;
@@ -223,7 +229,7 @@ static nf_status tma_maps(nf_gpu_code *code, int k, void *const *ptrs, unsigned 
 }
 
 nf_status nf_gpu_execute(nf_gpu_code *code, const nf_plan *p, const nf_slots *s, const nf_tensor *inputs,
-                         const nf_tensor *outputs, void *stream, nf_error *err)
+                         const nf_tensor *outputs, void *const *terms, void *stream, nf_error *err)
 {
     void *stack_ptrs[32], *stack_args[36];
     bool heap = s->n > 32;
@@ -249,7 +255,7 @@ nf_status nf_gpu_execute(nf_gpu_code *code, const nf_plan *p, const nf_slots *s,
             continue;
         args[s->n] = &n;
         args[s->n + 1] = &scratch;
-        if (l->n_tma && (st = tma_maps(code, i, ptrs, maps, err)) != NF_OK)
+        if (l->n_tma && (st = tma_maps(code, i, ptrs, terms, maps, err)) != NF_OK)
             break;
         for (int j = 0; j < l->n_tma; j++)
             args[s->n + 2 + j] = maps[j];

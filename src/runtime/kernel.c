@@ -46,6 +46,10 @@ struct nf_kernel {
     int last_launched;  /* by the last run, staged copies included; -1 before any */
     char *graph_text;   /* part of the disk cache key */
     char device_name[256];
+    /* inputs declared constant whose bf16 terms the code reads (f32 weights
+     * of GEMMs on sm_90), and the terms; guarded by lock */
+    unsigned terms_wanted;
+    nf_constant constants[32];
 };
 
 static pthread_mutex_t jit_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -78,6 +82,24 @@ bool nf_target_device(const char *target, nf_device_kind *device)
     else
         return false;
     return true;
+}
+
+/* The inputs declared constant that are f32 weights some GEMM of the plan
+ * splits into bf16 terms, where the target's code can take them made. */
+static unsigned split_weights_declared(const nf_kernel *k)
+{
+    unsigned mask = 0;
+    if (!k->opt.constant_inputs || !nf_target_reads_split_terms(k->target))
+        return 0;
+    for (int i = 0; i < k->plan->n_kernels; i++) {
+        const nf_fused_kernel *fk = &k->plan->kernels[i];
+        if (fk->kind != NF_KERNEL_GEMM || !nf_gemm_splits_b(fk))
+            continue;
+        for (int p = 0; p < k->graph->n_params && p < 32; p++)
+            if (k->graph->params[p] == fk->b.source && (k->opt.constant_inputs >> p & 1u))
+                mask |= 1u << p;
+    }
+    return mask;
 }
 
 nf_status nf_compile(const nf_graph *g, const nf_compile_options *o, nf_kernel **out, nf_error *err)
@@ -128,6 +150,7 @@ nf_status nf_compile(const nf_graph *g, const nf_compile_options *o, nf_kernel *
         nf_kernel_free(k);
         return err ? err->status : NF_ERR_ARG;
     }
+    k->terms_wanted = split_weights_declared(k);
     *out = k;
     return NF_OK;
 }
@@ -157,6 +180,9 @@ void nf_kernel_free(nf_kernel *k)
         next = c->next;
         free_compiled(c);
     }
+    for (int i = 0; i < 32; i++)
+        if (k->constants[i].terms)
+            nf_constant_free(&k->constants[i], nf_device_get(NF_DEVICE_CUDA));
     nf_plan_free(k->plan);
     nf_graph_free(k->graph);
     free(k->graph_text);
@@ -367,7 +393,8 @@ static char *disk_cache_key(nf_kernel *k, const char *signature)
 /* Generates and loads c's code (c holds its key); runs outside the kernel's
  * lock, so it touches nothing of k but what compiling never changes. */
 static nf_status compile_signature(nf_kernel *k, compiled *c, const int64_t *sym_sizes, const nf_tensor *in,
-                                   const nf_tensor *out, bool aligned16, const nf_alias *alias, nf_error *err)
+                                   const nf_tensor *out, bool aligned16, const nf_alias *alias, unsigned terms,
+                                   nf_error *err)
 {
     double t0 = nf_now_ms();
     int nk = k->plan->n_kernels;
@@ -383,6 +410,7 @@ static nf_status compile_signature(nf_kernel *k, compiled *c, const int64_t *sym
         st = build_slots(k, c, in, out, aligned16, err);
         if (!st)
             st = alias_slots(k, c, alias, err);
+        c->slots.split_terms = terms;
     }
     for (int i = 0; !st && i < nk; i++) {
         const nf_fused_kernel *fk = &k->plan->kernels[i];
@@ -431,7 +459,7 @@ static compiled *find_signature(const nf_kernel *k, const int64_t *key, size_t w
  * (staged >= 0: its staged copies) records the kernels it launches. */
 static nf_status signature_code(nf_kernel *k, const int64_t *key, size_t words, const int64_t *sym_sizes,
                                 const nf_tensor *in, const nf_tensor *out, bool aligned16, const nf_alias *alias,
-                                int staged, compiled **result, nf_error *err)
+                                unsigned terms, int staged, compiled **result, nf_error *err)
 {
     pthread_mutex_lock(&k->lock);
     compiled *c;
@@ -460,7 +488,7 @@ static nf_status signature_code(nf_kernel *k, const int64_t *key, size_t words, 
     k->signatures = c;
     pthread_mutex_unlock(&k->lock);
 
-    nf_status st = compile_signature(k, c, sym_sizes, in, out, aligned16, alias, err);
+    nf_status st = compile_signature(k, c, sym_sizes, in, out, aligned16, alias, terms, err);
 
     pthread_mutex_lock(&k->lock);
     if (st) {
@@ -526,6 +554,54 @@ static nf_status bind(nf_kernel *k, const nf_tensor *inputs, int n_inputs, const
 
 /* One run of the signature of these tensors (bound already), with outputs
  * shared with inputs as alias says (staged ones are temporaries by now). */
+/* The bf16 terms of this call's constant f32 weights, made now where they
+ * are not those of the tensors passed: bit i of *mask and terms[i] for each
+ * input whose code can read them. A weight in another layout than
+ * row-major [N, K] runs as undeclared. */
+static nf_status constant_terms(nf_kernel *k, const nf_tensor *inputs, unsigned *mask, void **terms, nf_error *err)
+{
+    *mask = 0;
+    if (!k->terms_wanted)
+        return NF_OK;
+    const nf_device_ops *dev = nf_device_get(NF_DEVICE_CUDA);
+    nf_status st = dev->init(err); /* this thread's context, when the target was named (sm_90a) */
+    if (st)
+        return st;
+    pthread_mutex_lock(&k->lock);
+    for (int i = 0; i < 32 && st == NF_OK; i++) {
+        if (!(k->terms_wanted >> i & 1u))
+            continue;
+        nf_constant *c = &k->constants[i];
+        if (!nf_constant_current(c, &inputs[i])) {
+            nf_error why;
+            st = nf_constant_make_terms(c, dev, &inputs[i], &why);
+            if (st == NF_ERR_UNSUPPORTED) {
+                st = NF_OK;
+                continue;
+            }
+            if (st) {
+                if (err)
+                    *err = why;
+                break;
+            }
+        }
+        *mask |= 1u << i;
+        terms[i] = c->terms;
+    }
+    pthread_mutex_unlock(&k->lock);
+    return st;
+}
+
+void nf_kernel_constants_changed(nf_kernel *k)
+{
+    if (!k)
+        return;
+    pthread_mutex_lock(&k->lock);
+    for (int i = 0; i < 32; i++)
+        k->constants[i].stale = true;
+    pthread_mutex_unlock(&k->lock);
+}
+
 static nf_status run_signature(nf_kernel *k, const nf_tensor *inputs, int n_inputs, const nf_tensor *outputs,
                                int n_outputs, const int64_t *sym_sizes, const nf_alias *alias, void *stream,
                                nf_error *err)
@@ -539,12 +615,19 @@ static nf_status run_signature(nf_kernel *k, const nf_tensor *inputs, int n_inpu
     size_t cap = sizeof key / sizeof key[0];
     size_t words = signature_key(inputs, n_inputs, outputs, n_outputs, aligned16, key, cap);
     words += nf_alias_key(alias, n_outputs, key + words, cap - words);
+    unsigned terms = 0;
+    void *term_ptrs[32] = {0};
+    nf_status st = constant_terms(k, inputs, &terms, term_ptrs, err);
+    if (st)
+        return st;
+    if (k->terms_wanted && words < cap)
+        key[words++] = terms;
     compiled *c;
-    nf_status st = signature_code(k, key, words, sym_sizes, inputs, outputs, aligned16, alias, alias->n_staged, &c, err);
+    st = signature_code(k, key, words, sym_sizes, inputs, outputs, aligned16, alias, terms, alias->n_staged, &c, err);
     if (st)
         return st;
     if (c->gpu)
-        return nf_gpu_execute(c->gpu, k->plan, &c->slots, inputs, outputs, stream, err);
+        return nf_gpu_execute(c->gpu, k->plan, &c->slots, inputs, outputs, term_ptrs, stream, err);
     return nf_host_execute(k->plan, &c->slots, c->fns, c->rows, c->work, inputs, outputs, err);
 }
 
@@ -582,8 +665,10 @@ nf_status nf_kernel_prepare_signature(nf_kernel *k, const nf_bindings *b, nf_err
     memset(plain.kernel_group, -1, sizeof plain.kernel_group);
     int64_t key[8 + 32 * (2 + 2 * NF_MAX_DIMS)];
     size_t words = signature_key(ts, g->n_params, ts + g->n_params, g->n_outputs, true, key, sizeof key / sizeof key[0]);
+    if (k->terms_wanted) /* as a call passing the constants, once their terms are made */
+        key[words++] = k->terms_wanted;
     compiled *c;
-    return signature_code(k, key, words, sym_sizes, ts, ts + g->n_params, true, &plain, -1, &c, err);
+    return signature_code(k, key, words, sym_sizes, ts, ts + g->n_params, true, &plain, k->terms_wanted, -1, &c, err);
 }
 
 nf_status nf_kernel_run_paths(nf_kernel *k, const nf_tensor *inputs, int n_inputs, const nf_tensor *outputs,
@@ -670,6 +755,7 @@ static nf_status dump_code(nf_kernel *k, const char *what, const nf_bindings *b,
         memcpy(c->sym_sizes, sym_sizes, sizeof sym_sizes);
     st = c->sym_sizes ? build_slots(k, c, ts, ts + g->n_params, true, err)
                       : nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
+    c->slots.split_terms = k->terms_wanted; /* the code of a call passing the constants */
     LLVMContextRef ctx = LLVMContextCreate();
     LLVMModuleRef m = NULL;
     if (!st)

@@ -4,6 +4,7 @@
 #define NF_RUNTIME_H
 
 #include "codegen/codegen.h"
+#include "runtime/device.h"
 
 typedef void (*nf_host_fn)(void **slots, int64_t begin, int64_t end);
 
@@ -53,8 +54,10 @@ typedef struct nf_gpu_code nf_gpu_code;
 /* cache_key: the disk cache key (NULL: no disk cache). */
 nf_status nf_gpu_compile(const nf_target *t, const nf_plan *p, const nf_slots *s, const char *cache_key,
                          nf_gpu_code **out, nf_error *err);
+/* terms: by slot, the device address of a weight's bf16 terms where the
+ * slots say the code reads them (nf_slots.split_terms); NULL when none. */
 nf_status nf_gpu_execute(nf_gpu_code *code, const nf_plan *p, const nf_slots *s, const nf_tensor *inputs,
-                         const nf_tensor *outputs, void *stream, nf_error *err);
+                         const nf_tensor *outputs, void *const *terms, void *stream, nf_error *err);
 bool nf_gpu_code_from_disk(const nf_gpu_code *code);
 /* ms spent compiling it: in LLVM (IR to PTX or a code object) and in the
  * driver (PTX to a cubin, loading); both 0 when it came from the disk cache */
@@ -66,6 +69,24 @@ void nf_gpu_code_free(nf_gpu_code *code);
  * unshared tensors for these symbol sizes (kernel.c; prepare.c runs it on
  * several threads). */
 nf_status nf_kernel_prepare_signature(nf_kernel *k, const nf_bindings *b, nf_error *err);
+
+/* An input declared constant, and what was made from it (constants.c). */
+typedef struct nf_constant {
+    const void *source;       /* the tensor the terms were made from; NULL: none yet */
+    int64_t rows, cols, row_stride;
+    void *terms;              /* device: [3 rows, cols] bf16, term t in rows t rows .. */
+    size_t bytes;
+    bool stale;               /* the caller changed the tensor's contents */
+} nf_constant;
+/* w's three bf16 terms (w = t0 + t1 + t2 exactly) as a [3 rows, cols] matrix. */
+void nf_split_f32_terms(const float *w, int64_t rows, int64_t cols, int64_t row_stride, uint16_t *terms);
+/* Whether c holds the terms of the tensor w as it is now. */
+bool nf_constant_current(const nf_constant *c, const nf_tensor *w);
+/* Makes c the terms of w (an f32 [N, K] matrix on dev): synchronizes the
+ * device, splits on the host, writes them at c's address when the size is
+ * the same. */
+nf_status nf_constant_make_terms(nf_constant *c, const nf_device_ops *dev, const nf_tensor *w, nf_error *err);
+void nf_constant_free(nf_constant *c, const nf_device_ops *dev);
 
 /* CLOCK_MONOTONIC in ms (kernel.c) */
 double nf_now_ms(void);

@@ -187,3 +187,29 @@ def test_prepare_takes_the_device_of_the_last_call_and_says_what_is_wrong():
     with pytest.raises(nsafuse.Error) as e:
         host_only.prepare(N=1, device="cuda")
     assert "compiled for target 'host'" in str(e.value)
+
+
+F32W = """graph g(%x: bf16[T, 64], %w: f32[32, 64]) {
+  %xf = cast(%x, f32)
+  %y = linear(%xf, %w)
+  return %y
+}
+"""
+
+
+def test_constants_name_inputs_and_change_nothing_on_the_host():
+    import torch
+    k = nsafuse.compile(F32W, target="host", constants=["w"])
+    assert k.constant_inputs == 2
+    assert nsafuse.compile(F32W, target="host", constants=[1]).constant_inputs == 2
+    g = torch.Generator().manual_seed(11)
+    x = torch.randn(5, 64, generator=g).to(torch.bfloat16)
+    w = torch.randn(32, 64, generator=g)
+    assert torch.equal(k(x, w), nsafuse.compile(F32W, target="host")(x, w))
+    w.mul_(-2)  # in place: say so
+    k.constants_changed()
+    assert torch.equal(k(x, w), nsafuse.compile(F32W, target="host")(x, w))
+    for bad in (["v"], [2], ["%w"]):
+        with pytest.raises(nsafuse.Error) as e:
+            nsafuse.compile(F32W, constants=bad)
+        assert "is not an input of graph g (%x, %w)" in str(e.value)

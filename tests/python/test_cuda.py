@@ -147,3 +147,18 @@ def test_prepared_sizes_launch_without_compiling(kernel):
         x, w, q = inputs(T)
         assert_matches(kernel(x, w, q), gate(x, w, q), kernel)
     assert kernel.stats()["compiled_signatures"] == 3
+
+
+def test_constant_fp32_weights_split_once(root):
+    path = os.path.join(root, "examples/nsa/logits_head_gate.nf")
+    k = nsafuse.compile(path, graph="logits_head_gate_f32w", target="cuda", constants=["w"])
+    g = generator(seed())
+    w = rand((64, 7168), torch.float32, g, "cuda") / 16
+    for T in (40, 700):
+        x, q = rand((T, 7168), torch.bfloat16, g, "cuda"), rand((T, 64, 1), torch.float32, g, "cuda")
+        want = (F.linear(x.double(), w.double()) * 64 ** -0.5).unsqueeze(-1) * q.double() * 128 ** -0.5
+        assert_matches(k(x, w, q), want.float(), k)
+        w.mul_(-0.5)  # new contents at the same address
+        k.constants_changed()
+        want = (F.linear(x.double(), w.double()) * 64 ** -0.5).unsqueeze(-1) * q.double() * 128 ** -0.5
+        assert_matches(k(x, w, q), want.float(), k)

@@ -116,6 +116,23 @@ def test_keyword_arguments_and_targets():
     assert fused.__name__ == "f" and fused.__wrapped__ is f
 
 
+def test_constant_weights_declare_the_gemm_weights(device):
+    @nsafuse.jit(constant_weights=True)
+    def gate(x, weight, q_scale):
+        return (F.linear(x.float(), weight) * 64 ** -0.5).unsqueeze(-1) * q_scale
+
+    g = generator(seed())
+    x, w, q = rand((5, 64), torch.bfloat16, g, device), rand((32, 64), torch.float32, g, device), \
+        rand((5, 32, 1), torch.float32, g, device)
+    out = gate(x, w, q)
+    k = gate.kernel_for(x, w, q)
+    assert k.constant_inputs == 1 << 1  # weight, the second tensor argument
+    assert_matches(out, (F.linear(x.float(), w) * 64 ** -0.5).unsqueeze(-1) * q, k)
+    w.mul_(3)
+    k.constants_changed()
+    assert_matches(gate(x, w, q), (F.linear(x.float(), w) * 64 ** -0.5).unsqueeze(-1) * q, k)
+
+
 def test_keep_fp32_drops_intermediate_rounding():
     def f(x):
         return (x * 0.1).float() * 10  # bf16 * 0.1 is rounded to bf16 in eager
