@@ -32,6 +32,7 @@ static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 /* Fills in everything that follows from wm, splits and stages. */
 static void derive(nf_gemm_plan *p)
 {
+    p->presplit_b &= p->tma; /* the terms arrive by TMA only (an override may turn it off) */
     p->wk = p->warps / p->wm;
     p->bk = p->wk == 8 ? 128 : 64;
     p->mblocks = ceil_div(p->M, nf_gemm_block_rows(p));
