@@ -32,6 +32,34 @@ static inline void alloc_tensor(host_tensor *h, nf_dtype dt, int rank, const int
     nf_tensor_init(&h->t, h->mem, dt, rank, shape);
 }
 
+/* h's contents in a new buffer on device (h's own tensor on the host). */
+static inline nf_tensor device_copy(const host_tensor *h, nf_device_kind device)
+{
+    if (device == NF_DEVICE_HOST)
+        return h->t;
+    nf_tensor t = h->t;
+    size_t bytes = (size_t)nf_tensor_numel(&t) * nf_dtype_size(t.dtype);
+    nf_error err;
+    if (nf_device_alloc(device, bytes ? bytes : 1, &t.data, &err) ||
+        nf_device_copy(t.data, device, h->mem, NF_DEVICE_HOST, bytes, &err))
+        fail_msg("%s", err.message);
+    t.device = device;
+    return t;
+}
+
+/* Frees a device_copy, first copying its contents back into read_into
+ * (when not NULL); nothing for a host tensor. */
+static inline void device_release(nf_tensor *t, host_tensor *read_into)
+{
+    if (t->device == NF_DEVICE_HOST)
+        return;
+    nf_error err;
+    size_t bytes = (size_t)nf_tensor_numel(t) * nf_dtype_size(t->dtype);
+    if (read_into && nf_device_copy(read_into->mem, NF_DEVICE_HOST, t->data, t->device, bytes, &err))
+        fail_msg("%s", err.message);
+    nf_device_free(t->device, t->data);
+}
+
 /* "cuda" when a CUDA device answers, else NULL; says which, and what the GPU
  * part of the test covers, so a CI log shows that it was skipped. */
 static inline const char *find_cuda(const char *what)

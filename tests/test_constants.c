@@ -3,26 +3,13 @@
  * them on sm_90 (and only there), and calls that match the interpreter
  * before and after the weight changes (on the GPU when there is one). */
 #include "compiled_test_util.h"
+#include "ir/numeric.h"
 #include "runtime/runtime.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static float f32_of(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-static uint32_t bits_of(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    return u;
-}
 
 static uint64_t next_random(uint64_t *s)
 {
@@ -46,7 +33,7 @@ static void terms_sum_to_the_weight_exactly(void **state)
     for (int i = 0; i < ROWS * STRIDE; i++) {
         uint32_t u = (uint32_t)next_random(&seed);
         uint32_t exponent = 24 + (u >> 8) % 230; /* 2^-103 .. 2^127 */
-        w[i] = f32_of((u & 0x807fffffu) | exponent << 23);
+        w[i] = nf_f32_from_bits((u & 0x807fffffu) | exponent << 23);
     }
     w[0] = 1.0f, w[1] = -0x1.fffffep127f, w[2] = 0x1.000002p-103f, w[3] = 0.0f, w[4] = -0.0f, w[5] = 0x1.fffffep-1f;
     nf_split_f32_terms(w, ROWS, COLS, STRIDE, terms);
@@ -55,9 +42,9 @@ static void terms_sum_to_the_weight_exactly(void **state)
             float x = w[r * STRIDE + k], rest = x;
             double sum = 0;
             for (int t = 0; t < 3; t++) {
-                float term = f32_of((uint32_t)terms[(t * ROWS + r) * COLS + k] << 16);
-                float want = t < 2 ? f32_of(bits_of(rest) & 0xffff0000u) : rest;
-                if (bits_of(term) != bits_of(want) || (term != 0 && signbit(term) != signbit(x)))
+                float term = nf_f32_from_bits((uint32_t)terms[(t * ROWS + r) * COLS + k] << 16);
+                float want = t < 2 ? nf_f32_from_bits(nf_f32_bits(rest) & 0xffff0000u) : rest;
+                if (nf_f32_bits(term) != nf_f32_bits(want) || (term != 0 && signbit(term) != signbit(x)))
                     fail_msg("w[%d][%d] = %a: term %d is %a, expected %a", r, k, (double)x, t, (double)term,
                              (double)want);
                 sum += term;
@@ -164,9 +151,10 @@ static void declared_weights_change_sm90_gemms_only(void **state)
     free(b);
 }
 
-/* Runs the f32-weight graph at T against the interpreter, w given. */
+/* Runs the f32-weight graph at T against the interpreter; w is the weight,
+ * w_on_device its tensor on the device (the same on the host). */
 static void run_and_check(nf_kernel *k, const nf_graph *g, nf_device_kind device, int64_t T, const host_tensor *w,
-                          void *w_device, uint64_t seed)
+                          nf_tensor w_on_device, uint64_t seed)
 {
     int64_t xs[2] = {T, 7168}, qs[3] = {T, 64, 1};
     host_tensor x, q, got, want;
@@ -178,26 +166,12 @@ static void run_and_check(nf_kernel *k, const nf_graph *g, nf_device_kind device
     nf_tensor_fill_random(&x.t, seed, NULL);
     nf_tensor_fill_random(&q.t, seed + 1, NULL);
     nf_tensor_fill_poison(&got.t, NULL);
-    nf_tensor in[3] = {x.t, w->t, q.t}, out = got.t;
-    size_t bytes[3] = {(size_t)T * 7168 * 2, (size_t)T * 64 * 4, (size_t)T * 64 * 4};
-    void *mem[3] = {x.mem, q.mem, got.mem};
-    nf_tensor *on_device[3] = {&in[0], &in[2], &out};
-    for (int i = 0; device != NF_DEVICE_HOST && i < 3; i++) {
-        assert_int_equal(nf_device_alloc(device, bytes[i], &on_device[i]->data, &err), NF_OK);
-        assert_int_equal(nf_device_copy(on_device[i]->data, device, mem[i], NF_DEVICE_HOST, bytes[i], &err), NF_OK);
-        on_device[i]->device = device;
-    }
-    if (device != NF_DEVICE_HOST) {
-        in[1].data = w_device;
-        in[1].device = device;
-    }
+    nf_tensor in[3] = {device_copy(&x, device), w_on_device, device_copy(&q, device)}, out = device_copy(&got, device);
     if (nf_kernel_run(k, in, 3, &out, 1, NULL, &err))
         fail_msg("T = %lld: %s", (long long)T, err.message);
-    if (device != NF_DEVICE_HOST) {
-        assert_int_equal(nf_device_copy(got.mem, NF_DEVICE_HOST, out.data, device, bytes[2], &err), NF_OK);
-        for (int i = 0; i < 3; i++)
-            nf_device_free(device, on_device[i]->data);
-    }
+    device_release(&in[0], NULL);
+    device_release(&in[2], NULL);
+    device_release(&out, &got);
     nf_tensor ref_in[3] = {x.t, w->t, q.t};
     assert_int_equal(nf_interpret(g, ref_in, 3, &want.t, 1, &err), NF_OK);
     double max_abs = 0;
@@ -230,23 +204,23 @@ static void declared_weights_on(const char *target, nf_device_kind device, const
     int64_t ws[2] = {64, 7168};
     host_tensor w;
     alloc_tensor(&w, NF_F32, 2, ws);
-    size_t w_bytes = 64 * 7168 * 4;
-    void *w_dev[2] = {NULL, NULL};
-    for (int i = 0; device != NF_DEVICE_HOST && i < 2; i++)
-        assert_int_equal(nf_device_alloc(device, w_bytes, &w_dev[i], &err), NF_OK);
+    nf_tensor shared = {0}, other = {0}; /* rounds 0 and 1 pass one tensor, round 2 another */
     for (int round = 0; round < 3; round++) {
         nf_tensor_fill_random(&w.t, seed + 100 + (uint64_t)round, NULL);
-        void *wd = w_dev[round == 2];
-        if (wd)
-            assert_int_equal(nf_device_copy(wd, device, w.mem, NF_DEVICE_HOST, w_bytes, &err), NF_OK);
+        if (round == 0)
+            shared = device_copy(&w, device);
+        if (round == 1 && device != NF_DEVICE_HOST) /* new contents at the same address */
+            assert_int_equal(nf_device_copy(shared.data, device, w.mem, NF_DEVICE_HOST, 64 * 7168 * 4, &err), NF_OK);
         if (round == 1)
-            nf_kernel_constants_changed(k); /* same tensor, new contents */
+            nf_kernel_constants_changed(k);
+        if (round == 2)
+            other = device_copy(&w, device);
         for (int i = 0; i < n_sizes; i++)
-            run_and_check(k, g, device, sizes[i], &w, wd, seed + 10 * (uint64_t)round + (uint64_t)i);
+            run_and_check(k, g, device, sizes[i], &w, round < 2 ? shared : other,
+                          seed + 10 * (uint64_t)round + (uint64_t)i);
     }
-    for (int i = 0; i < 2; i++)
-        if (w_dev[i])
-            nf_device_free(device, w_dev[i]);
+    device_release(&shared, NULL);
+    device_release(&other, NULL);
     free(w.mem);
     nf_kernel_free(k);
     nf_graph_free(g);

@@ -149,22 +149,12 @@ static void run_and_check(nf_kernel *k, const nf_graph *g, nf_device_kind device
     nf_tensor_fill_random(&x.t, seed, NULL);
     nf_tensor_fill_random(&s.t, seed + 1, NULL);
     nf_tensor_fill_poison(&got.t, NULL);
-    nf_tensor in[2] = {x.t, s.t}, out = got.t;
-    size_t bytes[3] = {(size_t)T * 33 * 2, 33 * 4, (size_t)T * 33 * 2};
-    void *mem[3] = {x.mem, s.mem, got.mem};
-    nf_tensor *on_device[3] = {&in[0], &in[1], &out};
-    for (int i = 0; device != NF_DEVICE_HOST && i < 3; i++) {
-        assert_int_equal(nf_device_alloc(device, bytes[i], &on_device[i]->data, &err), NF_OK);
-        assert_int_equal(nf_device_copy(on_device[i]->data, device, mem[i], NF_DEVICE_HOST, bytes[i], &err), NF_OK);
-        on_device[i]->device = device;
-    }
+    nf_tensor in[2] = {device_copy(&x, device), device_copy(&s, device)}, out = device_copy(&got, device);
     if (nf_kernel_run(k, in, 2, &out, 1, NULL, &err))
         fail_msg("T = %lld: %s", (long long)T, err.message);
-    if (device != NF_DEVICE_HOST) {
-        assert_int_equal(nf_device_copy(got.mem, NF_DEVICE_HOST, out.data, device, bytes[2], &err), NF_OK);
-        for (int i = 0; i < 3; i++)
-            nf_device_free(device, on_device[i]->data);
-    }
+    device_release(&in[0], NULL);
+    device_release(&in[1], NULL);
+    device_release(&out, &got);
     nf_tensor ref_in[2] = {x.t, s.t};
     assert_int_equal(nf_interpret(g, ref_in, 2, &want.t, 1, &err), NF_OK);
     nf_compare_result r;

@@ -3,23 +3,10 @@
  * sm_90 splits into three bf16 terms, the terms themselves, so no block of
  * any call splits it again (docs/GEMM.md, "split once"). */
 #include "runtime/runtime.h"
+#include "ir/numeric.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static uint32_t f32_bits(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    return u;
-}
-
-static float f32_of(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
 
 /* The kernels' own split (nf_gemm_convert_stage): w1 = w with the low 16
  * bits of its encoding cleared, w2 the same of w - w1, w3 = w - w1 - w2,
@@ -32,10 +19,10 @@ void nf_split_f32_terms(const float *w, int64_t rows, int64_t cols, int64_t row_
             float rest = w[r * row_stride + k];
             size_t at = (size_t)(r * cols + k);
             for (int t = 0; t < 3; t++) {
-                uint32_t bits = f32_bits(rest);
+                uint32_t bits = nf_f32_bits(rest);
                 uint32_t part = t < 2 ? bits & 0xffff0000u : bits;
                 terms[(size_t)t * plane + at] = (uint16_t)(part >> 16);
-                rest -= f32_of(part);
+                rest -= nf_f32_from_bits(part);
             }
         }
 }
