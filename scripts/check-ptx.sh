@@ -57,5 +57,11 @@ sm=sm_90
 assemble_plans "32:gemv=0" "100:" "32:gemv=0,tma=0" "128:splits=7,tma=0" "8:gemv=0"
 # the GEMV's tiles (decode sizes), with row tails and loads in two batches
 assemble_plans "8:" "24:" "13:gemv=8x2" "61:gemv=2x8"
+# fp32 weights declared constant: their bf16 terms by TMA (sm_90a wgmma, sm_90 mma.sync, small grids)
+for entry in sm_90a:128 sm_90a:512 sm_90a:2048 sm_90a:16384 sm_90:128 sm_90:2048; do
+    sm=${entry%%:*}
+    assemble "logits_head_gate_f32w $entry --constant w" examples/nsa/logits_head_gate.nf \
+        --graph logits_head_gate_f32w --dim T="${entry#*:}" --constant w
+done
 echo "check-ptx: $count PTX modules assembled for sm_80, sm_90 and sm_90a, $([ $failed = 0 ] && echo 'no errors, no spills' || echo FAILED)"
 exit $failed

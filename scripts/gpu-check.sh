@@ -44,6 +44,16 @@ for f in "$root"/examples/nsa/*.nf; do
         done
     done
 done
+# fp32 weights declared constant (their bf16 terms made once, read by TMA)
+for T in ${NF_SIZES:-1 7 33 1024}; do
+    [ $checks = yes ] || break
+    if "$b/bin/nsafuse" run "$root/examples/nsa/logits_head_gate.nf" --graph logits_head_gate_f32w --constant w \
+        --target cuda --dim T=$T --check > "$out/run-f32w-const-$T.log" 2>&1; then
+        echo "PASS run logits_head_gate_f32w --constant w T=$T"
+    else
+        echo "FAIL run logits_head_gate_f32w --constant w T=$T"; tail -5 "$out/run-f32w-const-$T.log"; fail=1
+    fi
+done
 # the example host programs (examples/nsa/*.c) on the GPU; NF_EXAMPLE_SIZES for head_gate
 for e in head_gate rope_writeback; do
     [ $checks = yes ] || break

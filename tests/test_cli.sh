@@ -154,6 +154,15 @@ expect 0 dump "$examples/logits_head_gate.nf" --emit fused --dim T=3 && out_has 
 expect 0 dump "$work/chain.nf" --emit fused --dim N=3 --unfused && out_has '^kernel '
 expect 0 dump "$work/chain.nf" --emit llvm --dim N=3 && out_has 'define '
 expect 1 dump "$examples/logits_head_gate.nf" --emit ir -o "$work/no/such/dir/x" && err_has 'cannot open'
+# --constant: an fp32 weight read as its bf16 terms on sm_90a; a name that is no input is an error
+expect 0 dump "$examples/logits_head_gate.nf" --graph logits_head_gate_f32w --emit ptx --target sm_90a --dim T=2048 \
+    --constant w && out_has "W's terms made once"
+expect 0 dump "$examples/logits_head_gate.nf" --graph logits_head_gate_f32w --emit ptx --target sm_90a --dim T=2048 &&
+    ! grep -q "terms made once" "$work/out" || fail "dump without --constant reads made terms"
+expect 1 dump "$examples/logits_head_gate.nf" --graph logits_head_gate_f32w --emit ptx --dim T=8 --constant v &&
+    err_has 'no input %v \(its inputs: %x, %w, %q_scale\)' && err_lines 1
+expect 0 run "$examples/logits_head_gate.nf" --graph logits_head_gate_f32w --dim T=3 --constant %w --check &&
+    out_has '^PASS$'
 
 # ---- bench ---------------------------------------------------------------------
 expect 0 bench "$work/chain.nf" --target host --dim N=64 &&

@@ -27,7 +27,7 @@ typedef struct flag_spec {
 static const flag_spec FLAGS[] = {
     {"--graph", CLI_FLAG_GRAPH, true},   {"--target", CLI_FLAG_TARGET, true}, {"--dim", CLI_FLAG_DIM, true},
     {"--seed", CLI_FLAG_SEED, true},     {"--check", CLI_FLAG_CHECK, false},  {"--unfused", CLI_FLAG_UNFUSED, false},
-    {"--emit", CLI_FLAG_EMIT, true},     {"-o", CLI_FLAG_OUT, true},
+    {"--emit", CLI_FLAG_EMIT, true},     {"-o", CLI_FLAG_OUT, true},      {"--constant", CLI_FLAG_CONSTANT, true},
 };
 #define N_FLAGS ((int)(sizeof FLAGS / sizeof FLAGS[0]))
 
@@ -100,6 +100,22 @@ static bool add_dim(const char *verb, const char *arg, cli_args *a)
     return true;
 }
 
+static bool add_constant(const char *verb, const char *name, cli_args *a)
+{
+    if (name[0] == '%')
+        name++;
+    if (!*name || strlen(name) >= CLI_MAX_NAME) {
+        cli_usage_error(verb, "--constant wants an input's name (for example --constant w)");
+        return false;
+    }
+    if (a->n_constants == CLI_MAX_DIMS) {
+        cli_usage_error(verb, "too many --constant flags (at most %d)", CLI_MAX_DIMS);
+        return false;
+    }
+    snprintf(a->constant_names[a->n_constants++], CLI_MAX_NAME, "%s", name);
+    return true;
+}
+
 static bool set_value(const char *verb, const flag_spec *f, const char *value, cli_args *a)
 {
     switch (f->bit) {
@@ -108,6 +124,7 @@ static bool set_value(const char *verb, const flag_spec *f, const char *value, c
     case CLI_FLAG_EMIT: a->emit = value; return true;
     case CLI_FLAG_OUT: a->out_path = value; return true;
     case CLI_FLAG_DIM: return add_dim(verb, value, a);
+    case CLI_FLAG_CONSTANT: return add_constant(verb, value, a);
     case CLI_FLAG_SEED:
         if (!parse_uint64(value, &a->seed)) {
             cli_usage_error(verb, "--seed wants a non-negative integer, got '%s'", value);

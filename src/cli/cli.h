@@ -22,6 +22,7 @@ enum {
     CLI_FLAG_UNFUSED = 1 << 5,
     CLI_FLAG_EMIT = 1 << 6,
     CLI_FLAG_OUT = 1 << 7,
+    CLI_FLAG_CONSTANT = 1 << 8,
 };
 
 #define CLI_MAX_DIMS 16
@@ -39,6 +40,8 @@ typedef struct cli_args {
     int n_dims;             /* --dim NAME=INT, in the order given */
     char dim_names[CLI_MAX_DIMS][CLI_MAX_NAME];
     int64_t dim_sizes[CLI_MAX_DIMS];
+    int n_constants;        /* --constant NAME: inputs declared constant */
+    char constant_names[CLI_MAX_DIMS][CLI_MAX_NAME];
 } cli_args;
 
 /* Parses argv[first..argc) for a verb that accepts `flags`. On a bad
@@ -72,6 +75,9 @@ nf_graph *cli_load_graph(const cli_args *a, int *exit_status);
  * bound (the error names the missing ones), no unknown names. Prints the
  * error and returns false with *exit_status set. */
 bool cli_bindings(const cli_args *a, const nf_graph *g, nf_bindings *b, int *exit_status);
+/* --constant's inputs as nf_compile_options.constant_inputs; an unknown
+ * name prints the graph's inputs and returns false with *exit_status set. */
+bool cli_constant_inputs(const cli_args *a, const nf_graph *g, uint32_t *mask, int *exit_status);
 /* "T=7, H=3", or "" for a graph without symbols. */
 void cli_format_bindings(const nf_bindings *b, char *buf, size_t n);
 

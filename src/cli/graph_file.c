@@ -139,3 +139,28 @@ void cli_format_bindings(const nf_bindings *b, char *buf, size_t n)
         used += (size_t)snprintf(buf + used, n - used, "%s%s=%lld", i ? ", " : "", b->names[i],
                                  (long long)b->sizes[i]);
 }
+
+bool cli_constant_inputs(const cli_args *a, const nf_graph *g, uint32_t *mask, int *exit_status)
+{
+    *mask = 0;
+    for (int c = 0; c < a->n_constants; c++) {
+        int i = 0;
+        while (i < nf_graph_num_params(g) && i < 32 &&
+               !(nf_value_name(nf_graph_param(g, i)) && strcmp(nf_value_name(nf_graph_param(g, i)), a->constant_names[c]) == 0))
+            i++;
+        if (i == nf_graph_num_params(g) || i == 32) {
+            char inputs[512] = "";
+            size_t used = 0;
+            for (int j = 0; j < nf_graph_num_params(g) && used < sizeof inputs; j++) {
+                const char *name = nf_value_name(nf_graph_param(g, j));
+                used += (size_t)snprintf(inputs + used, sizeof inputs - used, "%s%%%s", j ? ", " : "", name ? name : "?");
+            }
+            cli_usage_error(a->verb, "--constant %s: graph %s has no input %%%s (its inputs: %s)", a->constant_names[c],
+                            nf_graph_name(g), a->constant_names[c], inputs);
+            *exit_status = CLI_EXIT_USER;
+            return false;
+        }
+        *mask |= 1u << i;
+    }
+    return true;
+}

@@ -19,7 +19,7 @@ static const verb VERBS[] = {
      "\n"
      "  --graph NAME   the graph to check (default: the first in FILE)\n"
      "FILE may be - for standard input.\n"},
-    {"dump", CLI_FLAG_GRAPH | CLI_FLAG_EMIT | CLI_FLAG_TARGET | CLI_FLAG_DIM | CLI_FLAG_OUT | CLI_FLAG_UNFUSED,
+    {"dump", CLI_FLAG_GRAPH | CLI_FLAG_EMIT | CLI_FLAG_TARGET | CLI_FLAG_DIM | CLI_FLAG_OUT | CLI_FLAG_UNFUSED | CLI_FLAG_CONSTANT,
      cli_verb_dump,
      "usage: nsafuse dump FILE [--graph NAME] --emit ir|fused|llvm|ptx|amdgcn|hsaco\n"
      "                    [--target host|sm_80|sm_90|gfx90a|gfx942|gfx950] [--dim NAME=INT]... [-o OUT]\n"
@@ -36,8 +36,10 @@ static const verb VERBS[] = {
      "  --dim NAME=INT   the size of a symbolic dimension; every symbol needs one\n"
      "                   (except for --emit ir)\n"
      "  --unfused        compile every op as its own kernel (the eager baseline)\n"
+     "  --constant NAME  declare input NAME constant (a weight): the code of calls\n"
+     "                   that pass it, e.g. an fp32 weight read as its bf16 terms\n"
      "  -o OUT           write to OUT instead of standard output\n"},
-    {"run", CLI_FLAG_GRAPH | CLI_FLAG_TARGET | CLI_FLAG_DIM | CLI_FLAG_SEED | CLI_FLAG_CHECK | CLI_FLAG_UNFUSED,
+    {"run", CLI_FLAG_GRAPH | CLI_FLAG_TARGET | CLI_FLAG_DIM | CLI_FLAG_SEED | CLI_FLAG_CHECK | CLI_FLAG_UNFUSED | CLI_FLAG_CONSTANT,
      cli_verb_run,
      "usage: nsafuse run FILE [--graph NAME] [--target T] [--dim NAME=INT]... [--seed N]\n"
      "                   [--check] [--unfused]\n"
@@ -52,8 +54,11 @@ static const verb VERBS[] = {
      "  --check          also run the reference interpreter (op by op, on the CPU) and\n"
      "                   compare; print the max abs and rel error and PASS or FAIL;\n"
      "                   exit 0 only on PASS\n"
-     "  --unfused        every op its own kernel (the eager baseline)\n"},
-    {"bench", CLI_FLAG_GRAPH | CLI_FLAG_TARGET | CLI_FLAG_DIM | CLI_FLAG_SEED, cli_verb_bench,
+     "  --unfused        every op its own kernel (the eager baseline)\n"
+     "  --constant NAME  declare input NAME constant (a weight; repeatable): what the\n"
+     "                   kernel makes from it once, such as an fp32 weight's bf16\n"
+     "                   terms, is made at the first call\n"},
+    {"bench", CLI_FLAG_GRAPH | CLI_FLAG_TARGET | CLI_FLAG_DIM | CLI_FLAG_SEED | CLI_FLAG_CONSTANT, cli_verb_bench,
      "usage: nsafuse bench FILE [--graph NAME] --target T [--dim NAME=INT]...\n"
      "\n"
      "Time the fused and the unfused (one kernel per op) graph on the target; print\n"
@@ -62,7 +67,8 @@ static const verb VERBS[] = {
      "  --graph NAME     the graph (default: the first in FILE)\n"
      "  --target T       " CLI_TARGETS "\n"
      "  --dim NAME=INT   the size of a symbolic dimension; every symbol needs one\n"
-     "  --seed N         seed of the random inputs (default 0)\n"},
+     "  --seed N         seed of the random inputs (default 0)\n"
+     "  --constant NAME  declare input NAME constant (a weight; repeatable)\n"},
     {"cache", 0, cli_verb_cache,
      "usage: nsafuse cache list|clear\n"
      "\n"

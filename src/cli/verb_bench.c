@@ -43,13 +43,14 @@ static nf_status timed_call(nf_kernel *k, cli_tensors *in, cli_tensors *out, dou
     return s;
 }
 
-static nf_status time_variant(const nf_graph *g, const char *target, bool unfused, cli_tensors *in, cli_tensors *out,
-                              timing *t, nf_error *err)
+static nf_status time_variant(const nf_graph *g, const char *target, bool unfused, uint32_t constants, cli_tensors *in,
+                              cli_tensors *out, timing *t, nf_error *err)
 {
     nf_compile_options o;
     nf_compile_options_init(&o);
     o.target = target;
     o.unfused = unfused;
+    o.constant_inputs = constants;
     nf_kernel *k = NULL;
     nf_status s = nf_compile(g, &o, &k, err);
     if (s != NF_OK)
@@ -92,7 +93,8 @@ int cli_verb_bench(const cli_args *a)
     if (!g)
         return status;
     nf_bindings b;
-    if (!cli_bindings(a, g, &b, &status)) {
+    uint32_t constants;
+    if (!cli_bindings(a, g, &b, &status) || !cli_constant_inputs(a, g, &constants, &status)) {
         nf_graph_free(g);
         return status;
     }
@@ -111,12 +113,12 @@ int cli_verb_bench(const cli_args *a)
         cli_format_bindings(&b, dims, sizeof dims);
         printf("bench %s on %s%s%s%s\n", nf_graph_name(g), a->target, dims[0] ? " (" : "", dims, dims[0] ? ")" : "");
         fflush(stdout);
-        s = time_variant(g, a->target, false, &in, &out, &fused, &err);
+        s = time_variant(g, a->target, false, constants, &in, &out, &fused, &err);
     }
     if (s == NF_OK) {
         print_timing("fused", &fused);
         fflush(stdout);
-        s = time_variant(g, a->target, true, &in, &out, &unfused, &err);
+        s = time_variant(g, a->target, true, constants, &in, &out, &unfused, &err);
     }
     if (s == NF_OK) {
         print_timing("unfused", &unfused);

@@ -69,12 +69,14 @@ static int dump_compiled(const cli_args *a, nf_graph *g)
 {
     int status;
     nf_bindings b;
-    if (!cli_bindings(a, g, &b, &status))
+    uint32_t constants;
+    if (!cli_bindings(a, g, &b, &status) || !cli_constant_inputs(a, g, &constants, &status))
         return status;
     nf_compile_options o;
     nf_compile_options_init(&o);
     o.target = a->target ? a->target : default_target(a->emit);
     o.unfused = a->unfused;
+    o.constant_inputs = constants;
     nf_error err = {0};
     nf_kernel *k = NULL;
     if (nf_compile(g, &o, &k, &err) != NF_OK)

@@ -52,12 +52,13 @@ static nf_status print_outputs(const run_state *r, nf_error *err)
     return NF_OK;
 }
 
-static nf_status compile(run_state *r, const char *target, bool unfused, nf_error *err)
+static nf_status compile(run_state *r, const char *target, bool unfused, uint32_t constants, nf_error *err)
 {
     nf_compile_options o;
     nf_compile_options_init(&o);
     o.target = target;
     o.unfused = unfused;
+    o.constant_inputs = constants;
     return nf_compile(r->g, &o, &r->k, err);
 }
 
@@ -125,13 +126,14 @@ int cli_verb_run(const cli_args *a)
     r.g = cli_load_graph(a, &status);
     if (!r.g)
         return status;
-    if (!cli_bindings(a, r.g, &r.b, &status)) {
+    uint32_t constants;
+    if (!cli_bindings(a, r.g, &r.b, &status) || !cli_constant_inputs(a, r.g, &constants, &status)) {
         run_state_free(&r);
         return status;
     }
     nf_error err = {0};
     /* Compile first: a bad target or graph fails before any allocation. */
-    if (compile(&r, target, a->unfused, &err) != NF_OK || cli_alloc_params(r.g, &r.b, r.device, &r.in, &err) != NF_OK ||
+    if (compile(&r, target, a->unfused, constants, &err) != NF_OK || cli_alloc_params(r.g, &r.b, r.device, &r.in, &err) != NF_OK ||
         cli_alloc_outputs(r.g, &r.b, r.device, &r.out, &err) != NF_OK || cli_fill_inputs(&r.in, a->seed, &err) != NF_OK ||
         cli_poison(&r.out, &err) != NF_OK)
         goto failed;
