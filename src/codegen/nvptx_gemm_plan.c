@@ -413,6 +413,11 @@ nf_gemm_plan nf_gemm_choose(const nf_fused_kernel *k, const nf_slots *s, int sms
         int rows = tiles_f32w[c].rows;
         if (tiles_f32w[c].wgmma_only && !base.arch_specific)
             continue;
+        /* Made terms leave no split to halve, and one row tile a warpgroup
+         * takes the three term tiles as one m64n192 that reads A once (not
+         * yet measured against 256 rows: NSAFUSE_GEMM_PLAN=rt=2 gives them) */
+        if (rows == 256 && base.presplit_b && base.arch_specific)
+            continue;
         nf_gemm_plan p = base;
         p.warps = 8;
         if (tiles_f32w[c].cols < p.bn_rows) /* N of 32 or less: its own width */
