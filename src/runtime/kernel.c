@@ -1,6 +1,7 @@
 /* nf_compile / nf_kernel_run: a compiled graph keeps its plan and, per
  * concrete signature (sizes, strides, dtypes), the generated code. */
 #include "runtime/runtime.h"
+#include "runtime/kernel_state.h"
 #include "codegen/emit.h"
 #include "codegen/jit.h"
 #include "runtime/device.h"
@@ -13,44 +14,6 @@
 #include <time.h>
 
 #include <llvm/Config/llvm-config.h>
-
-typedef struct compiled {
-    struct compiled *next;
-    int64_t *key;       /* signature_key's words */
-    size_t key_words;
-    bool ready;         /* compiled; until then a placeholder for the thread compiling it */
-    nf_slots slots;
-    int64_t *sym_sizes;
-    nf_host_fn *fns;    /* host: one per plan kernel */
-    int64_t *rows;      /* work per kernel */
-    int64_t *work;      /* cost per row, to decide on threads */
-    nf_gpu_code *gpu;   /* GPU targets */
-    bool *skip;         /* by slot: outputs already in place (NULL: none) */
-    const nf_fused_kernel **in_place;
-    signed char *in_place_group;
-    int launched;       /* kernels a run launches */
-    double compile_ms;
-} compiled;
-
-struct nf_kernel {
-    nf_graph *graph;
-    nf_plan *plan;
-    const nf_target *target;
-    nf_compile_options opt;
-    pthread_mutex_t lock;
-    pthread_cond_t compiled; /* a signature became ready, or its compile failed */
-    compiled *signatures;
-    int n_signatures;
-    double last_compile_ms, last_llvm_ms, last_driver_ms;
-    bool last_from_disk;
-    int last_launched;  /* by the last run, staged copies included; -1 before any */
-    char *graph_text;   /* part of the disk cache key */
-    char device_name[256];
-    /* inputs declared constant whose bf16 terms the code reads (f32 weights
-     * of GEMMs on sm_90), and the terms; guarded by lock */
-    unsigned terms_wanted;
-    nf_constant constants[32];
-};
 
 static pthread_mutex_t jit_lock = PTHREAD_MUTEX_INITIALIZER;
 static nf_jit *host_jit;
@@ -141,7 +104,7 @@ nf_status nf_compile(const nf_graph *g, const nf_compile_options *o, nf_kernel *
     k->opt = opt;
     k->opt.target = t->name;
     pthread_mutex_init(&k->lock, NULL);
-    pthread_cond_init(&k->compiled, NULL);
+    pthread_cond_init(&k->signature_ready, NULL);
     k->graph = nf_graph_clone(g, err);
     nf_plan_options po = {.keep_fp32 = opt.keep_fp32, .unfused = opt.unfused};
     if (k->graph)
@@ -155,7 +118,7 @@ nf_status nf_compile(const nf_graph *g, const nf_compile_options *o, nf_kernel *
     return NF_OK;
 }
 
-static void free_compiled(compiled *c)
+void nf_compiled_free(nf_compiled *c)
 {
     free(c->key);
     free((void *)c->slots.value);
@@ -176,9 +139,9 @@ void nf_kernel_free(nf_kernel *k)
 {
     if (!k)
         return;
-    for (compiled *c = k->signatures, *next; c; c = next) {
+    for (nf_compiled *c = k->signatures, *next; c; c = next) {
         next = c->next;
-        free_compiled(c);
+        nf_compiled_free(c);
     }
     for (int i = 0; i < 32; i++)
         if (k->constants[i].terms)
@@ -187,7 +150,7 @@ void nf_kernel_free(nf_kernel *k)
     nf_graph_free(k->graph);
     free(k->graph_text);
     pthread_mutex_destroy(&k->lock);
-    pthread_cond_destroy(&k->compiled);
+    pthread_cond_destroy(&k->signature_ready);
     free(k);
 }
 
@@ -270,7 +233,7 @@ static char *signature_text(const int64_t *key, size_t words)
 
 /* The in-place part of the slots: outputs to skip, kernels that store over
  * memory they read (alias.c decided which). */
-static nf_status alias_slots(nf_kernel *k, compiled *c, const nf_alias *a, nf_error *err)
+static nf_status alias_slots(nf_kernel *k, nf_compiled *c, const nf_alias *a, nf_error *err)
 {
     nf_slots *s = &c->slots;
     if (!nf_alias_changes_code(a, s->n_outputs))
@@ -295,7 +258,7 @@ static nf_status alias_slots(nf_kernel *k, compiled *c, const nf_alias *a, nf_er
     return NF_OK;
 }
 
-static nf_status build_slots(nf_kernel *k, compiled *c, const nf_tensor *in, const nf_tensor *out, bool aligned16,
+nf_status nf_compiled_slots(nf_kernel *k, nf_compiled *c, const nf_tensor *in, const nf_tensor *out, bool aligned16,
                              nf_error *err)
 {
     const nf_graph *g = k->graph;
@@ -332,7 +295,7 @@ static nf_status build_slots(nf_kernel *k, compiled *c, const nf_tensor *in, con
     return NF_OK;
 }
 
-static nf_status jit_module(nf_kernel *k, compiled *c, nf_error *err)
+static nf_status jit_module(nf_kernel *k, nf_compiled *c, nf_error *err)
 {
     pthread_mutex_lock(&jit_lock);
     nf_status st = host_jit ? NF_OK : nf_jit_create(&host_jit, err);
@@ -392,7 +355,7 @@ static char *disk_cache_key(nf_kernel *k, const char *signature)
 
 /* Generates and loads c's code (c holds its key); runs outside the kernel's
  * lock, so it touches nothing of k but what compiling never changes. */
-static nf_status compile_signature(nf_kernel *k, compiled *c, const int64_t *sym_sizes, const nf_tensor *in,
+static nf_status compile_signature(nf_kernel *k, nf_compiled *c, const int64_t *sym_sizes, const nf_tensor *in,
                                    const nf_tensor *out, bool aligned16, const nf_alias *alias, unsigned terms,
                                    nf_error *err)
 {
@@ -407,7 +370,7 @@ static nf_status compile_signature(nf_kernel *k, compiled *c, const int64_t *sym
         st = nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
     if (!st) {
         memcpy(c->sym_sizes, sym_sizes, (size_t)k->graph->n_syms * sizeof *sym_sizes);
-        st = build_slots(k, c, in, out, aligned16, err);
+        st = nf_compiled_slots(k, c, in, out, aligned16, err);
         if (!st)
             st = alias_slots(k, c, alias, err);
         c->slots.split_terms = terms;
@@ -443,9 +406,9 @@ static nf_status compile_signature(nf_kernel *k, compiled *c, const int64_t *sym
 }
 
 /* The entry of a signature, ready or being compiled; NULL: none. */
-static compiled *find_signature(const nf_kernel *k, const int64_t *key, size_t words)
+static nf_compiled *find_signature(const nf_kernel *k, const int64_t *key, size_t words)
 {
-    compiled *c = k->signatures;
+    nf_compiled *c = k->signatures;
     while (c && (c->key_words != words || memcmp(c->key, key, words * sizeof *key) != 0))
         c = c->next;
     return c;
@@ -459,12 +422,12 @@ static compiled *find_signature(const nf_kernel *k, const int64_t *key, size_t w
  * (staged >= 0: its staged copies) records the kernels it launches. */
 static nf_status signature_code(nf_kernel *k, const int64_t *key, size_t words, const int64_t *sym_sizes,
                                 const nf_tensor *in, const nf_tensor *out, bool aligned16, const nf_alias *alias,
-                                unsigned terms, int staged, compiled **result, nf_error *err)
+                                unsigned terms, int staged, nf_compiled **result, nf_error *err)
 {
     pthread_mutex_lock(&k->lock);
-    compiled *c;
+    nf_compiled *c;
     while ((c = find_signature(k, key, words)) && !c->ready)
-        pthread_cond_wait(&k->compiled, &k->lock);
+        pthread_cond_wait(&k->signature_ready, &k->lock);
     if (c) {
         if (staged >= 0)
             k->last_launched = c->launched + staged;
@@ -492,7 +455,7 @@ static nf_status signature_code(nf_kernel *k, const int64_t *key, size_t words, 
 
     pthread_mutex_lock(&k->lock);
     if (st) {
-        compiled **link = &k->signatures;
+        nf_compiled **link = &k->signatures;
         while (*link != c)
             link = &(*link)->next;
         *link = c->next;
@@ -506,10 +469,10 @@ static nf_status signature_code(nf_kernel *k, const int64_t *key, size_t words, 
         if (staged >= 0)
             k->last_launched = c->launched + staged;
     }
-    pthread_cond_broadcast(&k->compiled);
+    pthread_cond_broadcast(&k->signature_ready);
     pthread_mutex_unlock(&k->lock);
     if (st) {
-        free_compiled(c);
+        nf_compiled_free(c);
         return st;
     }
     *result = c;
@@ -622,7 +585,7 @@ static nf_status run_signature(nf_kernel *k, const nf_tensor *inputs, int n_inpu
         return st;
     if (k->terms_wanted && words < cap)
         key[words++] = terms;
-    compiled *c;
+    nf_compiled *c;
     st = signature_code(k, key, words, sym_sizes, inputs, outputs, aligned16, alias, terms, alias->n_staged, &c, err);
     if (st)
         return st;
@@ -667,7 +630,7 @@ nf_status nf_kernel_prepare_signature(nf_kernel *k, const nf_bindings *b, nf_err
     size_t words = signature_key(ts, g->n_params, ts + g->n_params, g->n_outputs, true, key, sizeof key / sizeof key[0]);
     if (k->terms_wanted) /* as a call passing the constants, once their terms are made */
         key[words++] = k->terms_wanted;
-    compiled *c;
+    nf_compiled *c;
     return signature_code(k, key, words, sym_sizes, ts, ts + g->n_params, true, &plain, k->terms_wanted, -1, &c, err);
 }
 
@@ -722,96 +685,4 @@ void nf_kernel_get_stats(const nf_kernel *k, nf_kernel_stats *s)
     s->last_llvm_ms = k->last_llvm_ms;
     s->last_driver_ms = k->last_driver_ms;
     pthread_mutex_unlock(lock);
-}
-
-/* ---- dump ---------------------------------------------------------------- */
-
-/* Code for contiguous tensors of the sizes in b, as `nsafuse dump` shows it. */
-static nf_status dump_code(nf_kernel *k, const char *what, const nf_bindings *b, char **out, size_t *len,
-                           nf_error *err)
-{
-    const nf_graph *g = k->graph;
-    int64_t sym_sizes[64];
-    if (g->n_syms > 64)
-        return nf_set_error(err, NF_ERR_UNSUPPORTED, 0, 0, "more than 64 symbolic sizes");
-    nf_status st = nf_resolve_symbols(g, b, sym_sizes, err);
-    if (st)
-        return st;
-    nf_tensor *ts = calloc((size_t)(g->n_params + g->n_outputs), sizeof *ts);
-    compiled *c = calloc(1, sizeof *c);
-    if (!ts || !c) {
-        free(ts);
-        free(c);
-        return nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
-    }
-    for (int i = 0; i < g->n_params + g->n_outputs; i++) {
-        const nf_value *v = i < g->n_params ? g->params[i] : g->outputs[i - g->n_params];
-        int64_t shape[NF_MAX_DIMS];
-        nf_concrete_shape(&v->shape, sym_sizes, shape);
-        nf_tensor_init(&ts[i], NULL, v->dtype, v->shape.rank, shape);
-    }
-    c->sym_sizes = malloc(sizeof sym_sizes);
-    if (c->sym_sizes)
-        memcpy(c->sym_sizes, sym_sizes, sizeof sym_sizes);
-    st = c->sym_sizes ? build_slots(k, c, ts, ts + g->n_params, true, err)
-                      : nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
-    c->slots.split_terms = k->terms_wanted; /* the code of a call passing the constants */
-    LLVMContextRef ctx = LLVMContextCreate();
-    LLVMModuleRef m = NULL;
-    if (!st)
-        st = nf_codegen_module(k->target, k->plan, &c->slots, ctx, &m, err);
-    if (!st) {
-        bool want_ptx = strcmp(what, "ptx") == 0, want_gcn = strcmp(what, "amdgcn") == 0;
-        bool want_hsaco = strcmp(what, "hsaco") == 0;
-        if ((want_ptx && k->target->kind != NF_TARGET_NVPTX) ||
-            ((want_gcn || want_hsaco) && k->target->kind != NF_TARGET_AMDGPU)) {
-            st = nf_set_error(err, NF_ERR_ARG, 0, 0, "--emit %s needs a %s target, not %s", what,
-                              want_ptx ? "NVIDIA (sm_80, sm_90)" : "AMD (gfx90a, gfx942, gfx950)", k->target->name);
-        } else if (want_ptx) {
-            st = nf_emit_ptx(m, k->target->cpu, out, err);
-        } else if (want_gcn) {
-            st = nf_emit_amdgpu_asm(m, k->target->cpu, out, err);
-        } else if (want_hsaco) {
-            void *elf = NULL;
-            size_t size = 0;
-            st = nf_emit_amdgpu_hsaco(m, k->target->cpu, &elf, &size, err);
-            *out = elf;
-            if (len)
-                *len = size;
-        } else {
-            st = nf_emit_llvm_text(m, out, err);
-        }
-        if (!st && len && !want_hsaco)
-            *len = strlen(*out);
-    }
-    if (m)
-        LLVMDisposeModule(m);
-    LLVMContextDispose(ctx);
-    free_compiled(c);
-    free(ts);
-    return st;
-}
-
-nf_status nf_kernel_dump(nf_kernel *k, const char *what, const nf_bindings *b, char **out, size_t *len,
-                         nf_error *err)
-{
-    if (!k || !what || !out)
-        return nf_set_error(err, NF_ERR_ARG, 0, 0, "nf_kernel_dump: NULL argument");
-    *out = NULL;
-    char *text = NULL;
-    if (strcmp(what, "ir") == 0)
-        text = nf_graph_print(k->graph);
-    else if (strcmp(what, "fused") == 0)
-        text = nf_plan_print(k->plan);
-    else if (strcmp(what, "llvm") == 0 || strcmp(what, "ptx") == 0 || strcmp(what, "amdgcn") == 0 ||
-             strcmp(what, "hsaco") == 0)
-        return dump_code(k, what, b, out, len, err);
-    else
-        return nf_set_error(err, NF_ERR_ARG, 0, 0, "unknown dump '%s' (ir, fused, llvm, ptx, amdgcn, hsaco)", what);
-    if (!text)
-        return nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
-    *out = text;
-    if (len)
-        *len = strlen(text);
-    return NF_OK;
 }
