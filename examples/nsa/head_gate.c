@@ -13,7 +13,9 @@
  *
  * in its three forms: bf16-rounded (the GEMM result stored in bf16, then
  * cast to f32), f32-output (linear with out_dtype=f32) and fp32 weights
- * (x cast to f32, then an f32 GEMM). x: bf16[T, 7168], W: [64, 7168],
+ * (x cast to f32, then an f32 GEMM), the last once more with the weight
+ * declared constant (nf_compile_options.constant_inputs: on sm_90 its bf16
+ * terms are made once instead of in every GEMM block). x: bf16[T, 7168], W: [64, 7168],
  * q_scale: f32[T, 64, 1]; T is symbolic, bound at each call.
  *
  *   head_gate [--target host|cuda|sm_80|sm_90|gfx90a|gfx942|gfx950]
@@ -49,16 +51,19 @@ static const int64_t gpu_sizes[] = {1, 8, 32, 128, 512, 2048, 8192, 16384};
 /* The host CPU's GEMM takes seconds at T = 16384: small sizes only. */
 static const int64_t host_sizes[] = {1, 8, 32, 128};
 
-typedef enum form_kind { BF16_ROUNDED, F32_OUTPUT, F32_WEIGHTS, N_FORMS } form_kind;
+typedef enum form_kind { BF16_ROUNDED, F32_OUTPUT, F32_WEIGHTS, F32_WEIGHTS_CONSTANT, N_FORMS } form_kind;
 
 static const struct form {
     const char *graph_name;
     const char *what;
     nf_dtype w_dtype;
+    uint32_t constant_inputs; /* of the fused variant: bit 1, the weight */
 } forms[N_FORMS] = {
-    [BF16_ROUNDED] = {"logits_head_gate", "bf16-rounded: linear in bf16, then cast(f32)", NF_BF16},
-    [F32_OUTPUT] = {"logits_head_gate_f32out", "f32-output: linear(x, w, out_dtype=f32)", NF_BF16},
-    [F32_WEIGHTS] = {"logits_head_gate_f32w", "fp32 weights: cast(x, f32), then an f32 linear", NF_F32},
+    [BF16_ROUNDED] = {"logits_head_gate", "bf16-rounded: linear in bf16, then cast(f32)", NF_BF16, 0},
+    [F32_OUTPUT] = {"logits_head_gate_f32out", "f32-output: linear(x, w, out_dtype=f32)", NF_BF16, 0},
+    [F32_WEIGHTS] = {"logits_head_gate_f32w", "fp32 weights: cast(x, f32), then an f32 linear", NF_F32, 0},
+    [F32_WEIGHTS_CONSTANT] = {"logits_head_gate_f32w_const", "fp32 weights declared constant: their bf16 terms made once",
+                              NF_F32, 1u << 1},
 };
 
 typedef struct options {
@@ -128,6 +133,7 @@ static nf_graph *build_head_gate(form_kind form, nf_error *err)
         y = nf_linear(g, x, w, NF_F32);
         break;
     case F32_WEIGHTS:
+    case F32_WEIGHTS_CONSTANT:
     default:
         y = nf_linear(g, nf_cast(g, x, NF_F32), w, NF_DTYPE_NONE);
         break;
@@ -320,12 +326,14 @@ static nf_status check_fused(const nf_graph *g, const variant *fused, const vari
 
 /* ---- 4. one form at every T ----------------------------------------------- */
 
-static nf_status compile_variant(const nf_graph *g, const options *o, bool unfused, nf_kernel **k, nf_error *err)
+static nf_status compile_variant(const nf_graph *g, const options *o, form_kind form, bool unfused, nf_kernel **k,
+                                 nf_error *err)
 {
     nf_compile_options co;
     nf_compile_options_init(&co);
     co.target = o->target;
     co.unfused = unfused;
+    co.constant_inputs = unfused ? 0 : forms[form].constant_inputs;
     return nf_compile(g, &co, k, err);
 }
 
@@ -372,7 +380,7 @@ static nf_status run_form(const options *o, form_kind form, const inputs *in, in
     memset(vs, 0, sizeof vs);
     nf_status s = NF_OK;
     for (int i = 0; i < 2 && s == NF_OK; i++) {
-        s = compile_variant(g, o, i == 1, &vs[i].k, err);
+        s = compile_variant(g, o, form, i == 1, &vs[i].k, err);
         if (s == NF_OK)
             s = variant_alloc(&vs[i], o->device, t_max, err);
     }
@@ -417,8 +425,9 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: head_gate [--target host|cuda|sm_80|sm_90|gfx90a|gfx942|gfx950] [--sizes 1,8,32,...]\n"
             "                 [--seed N] [--print-graphs]\n"
-            "Builds the NSA head gate in three forms with nsafuse's C API, runs it fused and unfused at\n"
-            "each T, checks fused against unfused, and prints kernels launched and time per call.\n"
+            "Builds the NSA head gate in three forms with nsafuse's C API (the fp32-weight one twice, the\n"
+            "second with its weight declared constant), runs each fused and unfused at each T, checks\n"
+            "fused against unfused, and prints kernels launched and time per call.\n"
             "Default target: cuda when a CUDA GPU is there, else host. Default sizes: %s.\n",
             "1,8,32,128,512,2048,8192,16384 on a GPU, 1,8,32,128 on the host");
 }
