@@ -594,12 +594,26 @@ static nf_status run_signature(nf_kernel *k, const nf_tensor *inputs, int n_inpu
     return nf_host_execute(k->plan, &c->slots, c->fns, c->rows, c->work, inputs, outputs, err);
 }
 
+nf_status nf_kernel_contiguous_tensors(const nf_kernel *k, const nf_bindings *b, int64_t *sym_sizes, nf_tensor *ts,
+                                       nf_error *err)
+{
+    const nf_graph *g = k->graph;
+    if (g->n_syms > 64)
+        return nf_set_error(err, NF_ERR_UNSUPPORTED, 0, 0, "more than 64 symbolic sizes");
+    nf_status st = nf_resolve_symbols(g, b, sym_sizes, err);
+    for (int i = 0; !st && i < g->n_params + g->n_outputs; i++) {
+        const nf_value *v = i < g->n_params ? g->params[i] : g->outputs[i - g->n_params];
+        int64_t shape[NF_MAX_DIMS];
+        nf_concrete_shape(&v->shape, sym_sizes, shape);
+        nf_tensor_init(&ts[i], NULL, v->dtype, v->shape.rank, shape);
+        ts[i].device = kernel_device(k);
+    }
+    return st;
+}
+
 nf_status nf_kernel_prepare_signature(nf_kernel *k, const nf_bindings *b, nf_error *err)
 {
     const nf_graph *g = k->graph;
-    int64_t sym_sizes[64];
-    if (g->n_syms > 64)
-        return nf_set_error(err, NF_ERR_UNSUPPORTED, 0, 0, "more than 64 symbolic sizes");
     if (g->n_params + g->n_outputs > 32)
         return nf_set_error(err, NF_ERR_UNSUPPORTED, 0, 0, "more than 32 inputs and outputs");
     for (int i = 0; i < b->n; i++) {
@@ -609,18 +623,12 @@ nf_status nf_kernel_prepare_signature(nf_kernel *k, const nf_bindings *b, nf_err
         if (s == g->n_syms)
             return nf_set_error(err, NF_ERR_ARG, 0, 0, "%s is not a symbolic size of graph %s", b->names[i] ? b->names[i] : "(null)", g->name);
     }
-    nf_status st = nf_resolve_symbols(g, b, sym_sizes, err);
+    /* what a call with contiguous, 16-byte aligned, unshared tensors presents */
+    int64_t sym_sizes[64];
+    nf_tensor ts[32];
+    nf_status st = nf_kernel_contiguous_tensors(k, b, sym_sizes, ts, err);
     if (st)
         return st;
-    /* what a call with contiguous, 16-byte aligned, unshared tensors presents */
-    nf_tensor ts[32];
-    for (int i = 0; i < g->n_params + g->n_outputs; i++) {
-        const nf_value *v = i < g->n_params ? g->params[i] : g->outputs[i - g->n_params];
-        int64_t shape[NF_MAX_DIMS];
-        nf_concrete_shape(&v->shape, sym_sizes, shape);
-        nf_tensor_init(&ts[i], NULL, v->dtype, v->shape.rank, shape);
-        ts[i].device = kernel_device(k);
-    }
     nf_alias plain;
     memset(&plain, 0, sizeof plain);
     for (int i = 0; i < NF_ALIAS_MAX; i++)

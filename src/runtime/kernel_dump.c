@@ -11,23 +11,14 @@ static nf_status dump_code(nf_kernel *k, const char *what, const nf_bindings *b,
 {
     const nf_graph *g = k->graph;
     int64_t sym_sizes[64];
-    if (g->n_syms > 64)
-        return nf_set_error(err, NF_ERR_UNSUPPORTED, 0, 0, "more than 64 symbolic sizes");
-    nf_status st = nf_resolve_symbols(g, b, sym_sizes, err);
-    if (st)
-        return st;
     nf_tensor *ts = calloc((size_t)(g->n_params + g->n_outputs), sizeof *ts);
     nf_compiled *c = calloc(1, sizeof *c);
-    if (!ts || !c) {
+    nf_status st = ts && c ? nf_kernel_contiguous_tensors(k, b, sym_sizes, ts, err)
+                           : nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
+    if (st) {
         free(ts);
         free(c);
-        return nf_set_error(err, NF_ERR_NOMEM, 0, 0, "out of memory");
-    }
-    for (int i = 0; i < g->n_params + g->n_outputs; i++) {
-        const nf_value *v = i < g->n_params ? g->params[i] : g->outputs[i - g->n_params];
-        int64_t shape[NF_MAX_DIMS];
-        nf_concrete_shape(&v->shape, sym_sizes, shape);
-        nf_tensor_init(&ts[i], NULL, v->dtype, v->shape.rank, shape);
+        return st;
     }
     c->sym_sizes = malloc(sizeof sym_sizes);
     if (c->sym_sizes)

@@ -50,5 +50,9 @@ struct nf_kernel {
 nf_status nf_compiled_slots(nf_kernel *k, nf_compiled *c, const nf_tensor *in, const nf_tensor *out, bool aligned16,
                             nf_error *err);
 void nf_compiled_free(nf_compiled *c);
+/* sym_sizes (64) from b, and ts (params then outputs) as contiguous tensors
+ * of those sizes with no data: what a plain call of the sizes presents. */
+nf_status nf_kernel_contiguous_tensors(const nf_kernel *k, const nf_bindings *b, int64_t *sym_sizes, nf_tensor *ts,
+                                       nf_error *err);
 
 #endif
