@@ -543,8 +543,10 @@ static nf_status constant_terms(nf_kernel *k, const nf_tensor *inputs, unsigned 
                 continue;
             }
             if (st) {
-                if (err)
-                    *err = why;
+                nf_set_error(err, st, 0, 0,
+                             "making the bf16 terms of constant input %d (the first call that passes it "
+                             "synchronizes the device: make it before capturing a CUDA graph): %s",
+                             i, why.message);
                 break;
             }
         }
