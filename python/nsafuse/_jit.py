@@ -172,6 +172,12 @@ class Jitted:
         """The nsafuse.Kernel these arguments run (tracing it if needed)."""
         return self._plan_for(args, kwargs)[0].kernel
 
+    def prepare(self, *args, sizes=(), threads=0, **kwargs):
+        """Compiles, ahead of their calls, the code for these arguments'
+        signature at each leading size in sizes (the symbol T), several at
+        once: f.prepare(x, w, q, sizes=[1, 2, 4, 8]) before capturing graphs."""
+        self.kernel_for(*args, **kwargs).prepare(threads=threads, **{SYMBOL: list(sizes)})
+
     def text_for(self, *args, **kwargs):
         """The graph text these arguments run."""
         return self._plan_for(args, kwargs)[0].text

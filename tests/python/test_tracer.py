@@ -133,6 +133,21 @@ def test_constant_weights_declare_the_gemm_weights(device):
     assert_matches(gate(x, w, q), (F.linear(x.float(), w) * 64 ** -0.5).unsqueeze(-1) * q, k)
 
 
+def test_prepare_compiles_leading_sizes_ahead():
+    @nsafuse.jit(target="host")
+    def scale(x, w):
+        return F.linear(x, w) * 0.5
+
+    g = generator(seed())
+    x, w = rand((3, 16), torch.float32, g, "cpu"), rand((8, 16), torch.float32, g, "cpu")
+    scale.prepare(x, w, sizes=[1, 5, 9])
+    k = scale.kernel_for(x, w)
+    assert k.stats()["compiled_signatures"] == 3  # the example's own T = 3 is not among them
+    x5 = rand((5, 16), torch.float32, g, "cpu")
+    assert_matches(scale(x5, w), F.linear(x5, w) * 0.5, k)
+    assert k.stats()["compiled_signatures"] == 3
+
+
 def test_keep_fp32_drops_intermediate_rounding():
     def f(x):
         return (x * 0.1).float() * 10  # bf16 * 0.1 is rounded to bf16 in eager
