@@ -135,6 +135,18 @@ static void declared_weights_change_sm90_gemms_only(void **state)
         free(made);
         free(split);
     }
+    /* the tiles: no 256-row ones on sm_90a (they halved the in-kernel split) */
+    static const struct { int64_t T; const char *tiles; } plans[] = {
+        {16384, "blocks 128 x 1 x 1 (split-K) of 128 x 64"},
+        {8192, "blocks 64 x 1 x 2 (split-K) of 128 x 64"},
+    };
+    for (size_t i = 0; i < sizeof plans / sizeof plans[0]; i++) {
+        char *made = ptx_of(f32w_text, "sm_90a", 2, plans[i].T);
+        if (!strstr(made, plans[i].tiles) || !strstr(made, ", wgmma"))
+            fail_msg("T = %lld: expected %s on wgmma, got:\n%.300s", (long long)plans[i].T, plans[i].tiles,
+                     strstr(made, "// nf_k0: gemm") ? strstr(made, "// nf_k0: gemm") : made);
+        free(made);
+    }
     static const struct { const char *target; int64_t T; } same[] = {{"sm_90a", 8}, {"sm_80", 2048}, {"sm_90a", 1}};
     for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
         char *a = ptx_of(f32w_text, same[i].target, 2, same[i].T), *b = ptx_of(f32w_text, same[i].target, 0, same[i].T);
