@@ -135,6 +135,16 @@ static void declared_weights_change_sm90_gemms_only(void **state)
         free(made);
         free(split);
     }
+    /* N past one column tile, not a multiple of it: the last block's term boxes overlap the next term */
+    const char *wide_text = "graph g(%x: bf16[T, 2560], %w: f32[200, 2560]) {\n  %xf = cast(%x, f32)\n"
+                            "  %y = linear(%xf, %w)\n  return %y\n}\n";
+    for (int64_t T = 64; T <= 5000; T *= 9) {
+        char *made = ptx_of(wide_text, "sm_90a", 2, T);
+        assert_non_null(strstr(made, ", W's terms made once"));
+        if (ptxas)
+            assemble(ptxas, made, "an N = 200 GEMM with made terms");
+        free(made);
+    }
     /* the tiles: no 256-row ones on sm_90a (they halved the in-kernel split) */
     static const struct { int64_t T; const char *tiles; } plans[] = {
         {16384, "blocks 128 x 1 x 1 (split-K) of 128 x 64"},
